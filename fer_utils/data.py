@@ -1,0 +1,218 @@
+"""FER-2013 data layer: find the dataset, load it, split it, explain what is wrong with it.
+
+Two on-disk layouts are accepted:
+
+* the canonical ``fer2013.csv`` (plain or ``.gz``) with columns ``emotion,pixels,Usage``;
+* the image-folder layout of the popular Kaggle copy: ``train/<emotion>/*.png|jpg`` and
+  ``test/<emotion>/*``. ``train/`` maps to ``Training``. Files in ``test/`` named
+  ``PublicTest_*`` / ``PrivateTest_*`` keep their split; any other ``test/`` file counts as
+  ``PrivateTest`` (the held-out split), so such a copy has no ``PublicTest`` split.
+
+Where the data lives is one setting: the ``path`` argument, else the ``FER2013_PATH``
+environment variable (a relative path may be relative to the project root), else ``data/fer2013.csv`` (or ``.csv.gz``, or a ``data/fer2013/`` folder).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
+IMAGE_SIZE = 48
+ENV_VAR = "FER2013_PATH"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+SAMPLE_PATH = DATA_DIR / "sample" / "fer2013_sample.csv.gz"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+DOWNLOAD_HELP = (
+    "Download FER-2013 yourself (it is not redistributed with this series): for example the "
+    "'fer2013.csv' file of the Kaggle challenge 'challenges-in-representation-learning-facial-"
+    "expression-recognition-challenge', or the image-folder copy 'msambare/fer2013' "
+    "(train/<emotion>/, test/<emotion>/). Put it at data/fer2013.csv (or data/fer2013.csv.gz, or "
+    "unpack the folders into data/fer2013/), or point the FER2013_PATH environment variable "
+    "(or the --data option) at it."
+)
+
+
+class DatasetError(ValueError):
+    """The dataset is missing or malformed; the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images (N, 48, 48) uint8 and labels (N,) int64 (indices into EMOTIONS) of one split."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class FER2013:
+    """The loaded dataset: one Split per Usage, plus where it came from."""
+
+    splits: dict[str, Split]
+    source: Path
+
+    def __getitem__(self, usage: str) -> Split:
+        if usage not in self.splits:
+            raise DatasetError(
+                f"split {usage!r} is not in {self.source} (it has {', '.join(self.splits) or 'none'})."
+            )
+        return self.splits[usage]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Number of images per split and class."""
+        return {u: {e: int((s.labels == i).sum()) for i, e in enumerate(EMOTIONS)}
+                for u, s in self.splits.items()}
+
+
+def resolve_data_path(path: str | os.PathLike | None = None) -> Path:
+    """The dataset location: the argument, else $FER2013_PATH, else the default under data/."""
+    if path is None and os.environ.get(ENV_VAR):
+        path = os.environ[ENV_VAR]
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.exists() and not p.is_absolute() and (PROJECT_ROOT / p).exists():
+            p = PROJECT_ROOT / p  # a relative setting also works from notebooks/
+        if not p.exists():
+            raise DatasetError(f"FER-2013 not found at {p}. {DOWNLOAD_HELP}")
+        return p
+    for candidate in (DATA_DIR / "fer2013.csv", DATA_DIR / "fer2013.csv.gz", DATA_DIR / "fer2013"):
+        if candidate.exists():
+            return candidate
+    raise DatasetError(f"FER-2013 not found under {DATA_DIR} and {ENV_VAR} is not set. {DOWNLOAD_HELP}")
+
+
+def load_fer2013(path: str | os.PathLike | None = None) -> FER2013:
+    """Load FER-2013 from a CSV (plain or gzipped) or an image-folder tree."""
+    p = resolve_data_path(path)
+    splits = _load_folders(p) if p.is_dir() else _load_csv(p)
+    return FER2013(splits=splits, source=p)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _load_csv(path: Path) -> dict[str, Split]:
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise DatasetError(f"{path} is empty; expected a CSV with columns emotion,pixels,Usage.")
+            cols = [h.strip() for h in header]
+            missing = {"emotion", "pixels", "Usage"} - set(cols)
+            if missing:
+                raise DatasetError(
+                    f"{path}: wrong columns {cols}; FER-2013 CSV needs emotion,pixels,Usage "
+                    f"(missing {sorted(missing)}). Is this the canonical fer2013.csv? {DOWNLOAD_HELP}"
+                )
+            ie, ip, iu = cols.index("emotion"), cols.index("pixels"), cols.index("Usage")
+            labels: list[int] = []
+            usages: list[str] = []
+            pixels: list[str] = []
+            for line_no, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) < len(cols):
+                    raise DatasetError(f"{path}, line {line_no}: {len(row)} fields, expected {len(cols)}.")
+                label, usage = row[ie].strip(), row[iu].strip()
+                if label not in {str(i) for i in range(len(EMOTIONS))}:
+                    raise DatasetError(
+                        f"{path}, line {line_no}: emotion label {label!r} is not an integer 0-6 "
+                        f"({', '.join(f'{i} {e}' for i, e in enumerate(EMOTIONS))}).")
+                if usage not in SPLITS:
+                    raise DatasetError(
+                        f"{path}, line {line_no}: unknown Usage {usage!r}; expected one of {', '.join(SPLITS)}.")
+                n_values = row[ip].count(" ") + 1 if row[ip].strip() else 0
+                if n_values != IMAGE_SIZE * IMAGE_SIZE:
+                    raise DatasetError(
+                        f"{path}, line {line_no}: the pixel string has {n_values} values, expected "
+                        f"{IMAGE_SIZE * IMAGE_SIZE} (48x48). The file is truncated or not FER-2013.")
+                labels.append(int(label))
+                usages.append(usage)
+                pixels.append(row[ip])
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as e:
+        raise DatasetError(f"{path} could not be read as a FER-2013 CSV ({e}). Re-download it. {DOWNLOAD_HELP}") from e
+    if not labels:
+        raise DatasetError(f"{path} has a header but no rows.")
+    flat = np.fromstring(" ".join(pixels), dtype=np.int32, sep=" ")  # fast C parser
+    if flat.min() < 0 or flat.max() > 255:
+        raise DatasetError(f"{path}: pixel values must be 0-255, found {flat.min()}..{flat.max()}.")
+    images = flat.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    y = np.array(labels, dtype=np.int64)
+    u = np.array(usages)
+    return {s: Split(images[u == s], y[u == s]) for s in SPLITS if (u == s).any()}
+
+
+def _split_of(subset: str, filename: str) -> str:
+    if subset == "train":
+        return "Training"
+    for s in ("PublicTest", "PrivateTest"):
+        if filename.startswith(s):
+            return s
+    return "PrivateTest"
+
+
+def _load_folders(root: Path) -> dict[str, Split]:
+    import cv2
+
+    subsets = [d for d in ("train", "test") if (root / d).is_dir()]
+    if not subsets:
+        raise DatasetError(
+            f"{root} is a folder but has no train/ or test/ subfolder. Expected train/<emotion>/*.png|jpg "
+            f"and test/<emotion>/*, with <emotion> one of {', '.join(EMOTIONS)}. {DOWNLOAD_HELP}")
+    images: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    labels: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for subset in subsets:
+        for class_dir in sorted((root / subset).iterdir()):
+            if not class_dir.is_dir():
+                continue
+            name = class_dir.name.lower()
+            if name not in EMOTIONS:
+                raise DatasetError(
+                    f"{class_dir}: unknown emotion folder {class_dir.name!r}; expected one of {', '.join(EMOTIONS)}.")
+            for f in sorted(class_dir.iterdir()):
+                if f.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+                if img is None:
+                    raise DatasetError(f"{f} is not a readable image (corrupt or not an image): delete or replace it.")
+                if img.shape != (IMAGE_SIZE, IMAGE_SIZE):
+                    img = cv2.resize(img, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+                split = _split_of(subset, f.name)
+                images[split].append(img)
+                labels[split].append(EMOTIONS.index(name))
+    if not any(labels.values()):
+        raise DatasetError(f"{root}: no images (*.png, *.jpg) found under {', '.join(subsets)}/<emotion>/.")
+    return {s: Split(np.stack(images[s]).astype(np.uint8), np.array(labels[s], dtype=np.int64))
+            for s in SPLITS if labels[s]}
+
+
+def load_for_notebook(quick: bool) -> tuple[FER2013, bool]:
+    """The dataset a notebook should use, and whether it is the full one.
+
+    Quick mode (CI) uses the committed sample. Otherwise the full FER-2013 from the usual
+    setting; if it is missing, the reason is printed and the sample is used instead.
+    """
+    if not quick:
+        try:
+            return load_fer2013(), True
+        except DatasetError as e:
+            print(f"Using the 308-face sample instead of the full dataset, because: {e}\n")
+    return load_fer2013(SAMPLE_PATH), False

@@ -1,0 +1,123 @@
+"""Training: augmentation for faces, the input pipeline, the learning-rate schedule, and a
+resumable `fit` that checkpoints the best PublicTest epoch and saves its history."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .backend import keras
+from .data import Split
+from .models import NUM_CLASSES
+
+
+def build_augmentation(seed: int = 0, erasing: float = 0.25) -> keras.Sequential:
+    """Random changes that keep a face's emotion: mirror, small rotation, zoom and shift,
+    and random erasing of a patch (as if a hand or hair covered it)."""
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomTranslation(4 / 48, 4 / 48, fill_mode="reflect", seed=seed + 3),
+        keras.layers.RandomErasing(factor=erasing, scale=(0.02, 0.2), value_range=(0, 255), seed=seed + 4),
+    ], name="augmentation")
+
+
+def make_dataset(split: Split, batch_size: int = 128, augment: keras.Sequential | None = None,
+                 shuffle: bool = False, seed: int = 0):
+    """A tf.data pipeline of (float images 0-255 (N,48,48,1), one-hot labels) batches."""
+    import tensorflow as tf
+
+    x = split.images[..., None].astype("float32")
+    y = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augment is not None:
+        ds = ds.map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def class_weights(labels: np.ndarray, power: float = 0.5) -> dict[int, float]:
+    """Per-class loss weights (1/frequency)**power, normalised to mean 1; power 0 gives all ones."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(float)
+    w = (counts.sum() / np.maximum(counts, 1)) ** power
+    w = w / w.mean()
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+def cosine_schedule(steps_per_epoch: int, epochs: int, peak_lr: float = 3e-3,
+                    warmup_epochs: float = 2.0) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Linear warm-up to `peak_lr`, then cosine decay to 0 at the last step. It is a function of
+    the optimizer's step counter, so a resumed run continues the same curve."""
+    warmup = int(steps_per_epoch * min(warmup_epochs, epochs / 4))
+    total = steps_per_epoch * epochs
+    return keras.optimizers.schedules.CosineDecay(0.0, max(total - warmup, 1), warmup_target=peak_lr,
+                                                  warmup_steps=warmup)
+
+
+def distribution_strategy():
+    """All local GPUs through tf.distribute (TensorFlow backend), else the default strategy."""
+    import tensorflow as tf
+
+    if keras.backend.backend() == "tensorflow" and tf.config.list_physical_devices("GPU"):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
+    """Per-epoch history from the CSV log written by `train` (columns epoch, loss, accuracy, ...)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
+
+
+def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.PathLike, epochs: int,
+          batch_size: int = 128, peak_lr: float = 3e-3, weight_decay: float = 0.05,
+          label_smoothing: float = 0.1, class_weight_power: float = 0.0, erasing: float = 0.25,
+          patience: int | None = None, seed: int = 0, verbose: int | str = "auto") -> keras.Model:
+    """Train `build_fn()` on `train_split`, validating on `val_split` every epoch.
+
+    `run_dir` receives: best.keras (best validation-accuracy epoch), history.csv (one row per
+    epoch), and a backup/ folder while training runs: call `train` again with the same
+    `run_dir` after an interruption and it continues from the last finished epoch.
+    Returns the best model.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    augment = build_augmentation(seed, erasing)
+    train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed)
+    val_ds = make_dataset(val_split, 256)
+    steps = int(np.ceil(len(train_split) / batch_size))
+    with distribution_strategy().scope():
+        model = build_fn()
+        model.compile(
+            optimizer=keras.optimizers.AdamW(cosine_schedule(steps, epochs, peak_lr), weight_decay=weight_decay),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+            metrics=["accuracy"],
+        )
+    history_csv = run_dir / "history.csv"
+    best_so_far = max(read_history(history_csv).get("val_accuracy", [0.0]), default=0.0) \
+        if history_csv.exists() else None
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", mode="max",
+                                        save_best_only=True, initial_value_threshold=best_so_far),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+    ]
+    if patience:
+        callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
+    cw = class_weights(train_split.labels, class_weight_power) if class_weight_power else None
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, class_weight=cw,
+              verbose=verbose)
+    return keras.models.load_model(run_dir / "best.keras")
+
+
+def save_json(obj: dict, path: str | os.PathLike) -> None:
+    """Write a JSON file with stable formatting."""
+    Path(path).write_text(json.dumps(obj, indent=2) + "\n")
