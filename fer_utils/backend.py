@@ -11,7 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def stderr_silenced():
+    """Silence everything written to file descriptor 2 (C++ libraries included) inside the block."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -23,7 +24,7 @@ def _stderr_silenced():
         os.close(devnull)
 
 
-with _stderr_silenced():
+with stderr_silenced():
     import keras
 
     if keras.backend.backend() == "tensorflow":
@@ -32,4 +33,4 @@ with _stderr_silenced():
         tf.config.list_physical_devices()
         tf.constant(0.0) + 1  # first op: the second batch of start-up lines
 
-__all__ = ["keras"]
+__all__ = ["keras", "stderr_silenced"]

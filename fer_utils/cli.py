@@ -1,4 +1,4 @@
-"""Command line: `python -m fer_utils data summary | train | evaluate` (see --help)."""
+"""Command line: `python -m fer_utils data summary | train | evaluate | predict | bench` (see --help)."""
 from __future__ import annotations
 
 import argparse
@@ -112,6 +112,97 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+
+
+def _predict_video(detector, path: Path, out: Path | None) -> dict:
+    import cv2
+
+    from .faces import ImageError, draw_results
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ImageError(f"{path} is not a readable video (corrupt or an unsupported format)")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    writer, frames = None, []
+    detector.reset()
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        results = detector(frame)
+        frames.append([r.to_json() for r in results])
+        if out is not None:
+            if writer is None:
+                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame.shape[1::-1])
+            writer.write(draw_results(frame, results))
+    cap.release()
+    if writer is not None:
+        writer.release()
+    if not frames:
+        raise ImageError(f"{path} has no readable frames (corrupt or an unsupported codec)")
+    return {"path": str(path), "fps": fps, "frames": frames}
+
+
+def cmd_predict(args) -> int:
+    import cv2
+
+    from .faces import EmotionDetector, ImageError, draw_results, read_image
+    from .models import load_model
+
+    detector = EmotionDetector(load_model(args.model))
+    many = len(args.inputs) > 1 or (args.out and Path(args.out).is_dir())
+    if args.out and many:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for name in args.inputs:
+        path = Path(name)
+        out = None
+        if args.out:
+            out = Path(args.out) / f"{path.stem}_annotated{'.mp4' if path.suffix.lower() in VIDEO_SUFFIXES else '.png'}" \
+                if many else Path(args.out)
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                detector.smoothing = 0.5
+                result = _predict_video(detector, path, out)
+                summary = f"{len(result['frames'])} frames, faces in {sum(bool(f) for f in result['frames'])}"
+            else:
+                detector.smoothing = 0.0
+                detector.reset()
+                image = read_image(path)
+                faces = detector(image)
+                result = {"path": str(path), "faces": [r.to_json() for r in faces]}
+                if out is not None:
+                    cv2.imwrite(str(out), draw_results(image, faces))
+                summary = ", ".join(f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%} at {f['box']}"
+                                    for f in result["faces"]) or "no face found"
+        except ImageError as e:
+            print(f"error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(json.dumps(result) if args.json else f"{path}: {summary}" + (f" -> {out}" if out else ""), flush=True)
+    return 1 if failed else 0
+
+
+def cmd_bench(args) -> int:
+    from .faces import benchmark_frame, time_pipeline, time_peer_fer
+
+    frame = benchmark_frame()
+    report = time_pipeline(frame, n=args.frames, model_path=args.model)
+    report["peer_fer_ms_median"] = time_peer_fer(frame, n=max(20, args.frames // 4))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"640x480 frame, {report['faces']} face, median of {args.frames} frames, {report['hardware']}")
+    for stage, ms in report["stages"].items():
+        print(f"  {stage:<28}{ms:7.2f} ms")
+    print(f"  {'frame (all stages)':<28}{report['frame_ms_median']:7.2f} ms = {report['fps']:.0f} fps")
+    peer = report["peer_fer_ms_median"]
+    print(f"  {'fer 25.10 detect_emotions':<28}" + (f"{peer:7.2f} ms = {1000 / peer:.0f} fps" if peer
+                                                       else "  not installed (pip install --no-deps fer)"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer_utils", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,11 +227,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class metrics and confusion matrix")
-    e.add_argument("--model", default="models/fer_vgg_bn.keras")
+    e.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
     e.add_argument("--data", help=data_help)
     e.add_argument("--split", default="PrivateTest", choices=SPLITS)
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="find and classify the faces in images and videos")
+    pr.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
+    pr.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
+    pr.add_argument("--json", action="store_true", help="one JSON object per input")
+    pr.add_argument("--out", help="annotated output file (one input) or folder (several)")
+    pr.set_defaults(func=cmd_predict)
+
+    b = sub.add_parser("bench", help="per-frame speed of detection + classification + drawing")
+    b.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
+    b.add_argument("--frames", type=int, default=200)
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

@@ -1,5 +1,6 @@
-"""Evaluation: accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix,
-from label arrays (pure NumPy), plus a readable text report."""
+"""Evaluation: accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix from
+label arrays (pure NumPy), a text report, the most confident mistakes, and what the network looks
+at (feature maps, Grad-CAM)."""
 from __future__ import annotations
 
 import numpy as np
@@ -44,3 +45,49 @@ def format_report(metrics: dict) -> str:
     for e, row in zip(EMOTIONS, metrics["confusion_matrix"]):
         lines.append(f"{e:<10}" + "".join(f"{v:>8d}" for v in row))
     return "\n".join(lines)
+
+
+def most_confident_mistakes(probs: np.ndarray, labels: np.ndarray, k: int = 16) -> np.ndarray:
+    """Indices of the k wrong predictions with the highest predicted probability."""
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != labels)
+    return wrong[np.argsort(-probs[wrong, pred[wrong]])][:k]
+
+
+def last_conv_layer(model) -> str:
+    """Name of the model's last layer with a 4-D (feature map) output: where Grad-CAM looks."""
+    for layer in reversed(model.layers):
+        if len(layer.output.shape) == 4:
+            return layer.name
+    raise ValueError(f"model {model.name} has no layer with feature maps")
+
+
+def feature_maps(model, faces: np.ndarray, layer_names: list[str]) -> list[np.ndarray]:
+    """The outputs (N, H, W, C) of the named layers for grey faces (N, 48, 48), values 0-255."""
+    from .backend import keras
+
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in layer_names])
+    out = probe(np.asarray(faces, "float32")[..., None], training=False)
+    return [keras.ops.convert_to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def grad_cam(model, faces: np.ndarray, class_indices: np.ndarray, layer_name: str | None = None) -> np.ndarray:
+    """Grad-CAM heat maps (N, 48, 48) in 0-1: where the chosen class's score depends on the last
+    feature maps (gradient-weighted channel sum, ReLU, upsampled). Needs the TensorFlow backend."""
+    import cv2
+    import tensorflow as tf
+
+    from .backend import keras
+
+    layer = model.get_layer(layer_name or last_conv_layer(model))
+    probe = keras.Model(model.input, [layer.output, model.output])
+    x = tf.convert_to_tensor(np.asarray(faces, "float32")[..., None])
+    with tf.GradientTape() as tape:
+        maps, probs = probe(x, training=False)
+        score = tf.reduce_sum(tf.gather(probs, class_indices, axis=1, batch_dims=1))
+    grads = tape.gradient(score, maps)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1)).numpy()
+    h, w = x.shape[1:3]
+    cams = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in cams])
+    return cams / np.maximum(cams.max(axis=(1, 2), keepdims=True), 1e-8)

@@ -79,13 +79,15 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
 def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.PathLike, epochs: int,
           batch_size: int = 128, peak_lr: float = 3e-3, weight_decay: float = 0.05,
           label_smoothing: float = 0.1, class_weight_power: float = 0.0, erasing: float = 0.25,
-          patience: int | None = None, seed: int = 0, verbose: int | str = "auto") -> keras.Model:
+          patience: int | None = None, seed: int = 0, verbose: int | str = "auto",
+          callbacks: list[keras.callbacks.Callback] = ()) -> keras.Model:
     """Train `build_fn()` on `train_split`, validating on `val_split` every epoch.
 
     `run_dir` receives: best.keras (best validation-accuracy epoch), history.csv (one row per
     epoch), and a backup/ folder while training runs: call `train` again with the same
     `run_dir` after an interruption and it continues from the last finished epoch.
-    Returns the best model.
+    `verbose` is Keras' (1: a progress bar, 2: one line per epoch); `callbacks` are added to
+    Keras' `fit`. Returns the best model.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -104,16 +106,17 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     history_csv = run_dir / "history.csv"
     best_so_far = max(read_history(history_csv).get("val_accuracy", [0.0]), default=0.0) \
         if history_csv.exists() else None
-    callbacks = [
+    all_callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
     ]
     if patience:
-        callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
+        all_callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
+    all_callbacks += list(callbacks)
     cw = class_weights(train_split.labels, class_weight_power) if class_weight_power else None
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, class_weight=cw,
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, class_weight=cw, shuffle=False,
               verbose=verbose)
     return keras.models.load_model(run_dir / "best.keras")
 
@@ -121,3 +124,31 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
 def save_json(obj: dict, path: str | os.PathLike) -> None:
     """Write a JSON file with stable formatting."""
     Path(path).write_text(json.dumps(obj, indent=2) + "\n")
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """One text progress bar over all training batches with the latest metrics; plain text, so it
+    also shows in a saved notebook (a widget would not). Use with `verbose=0`."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int):
+        super().__init__()
+        self.total, self.steps = epochs * steps_per_epoch, steps_per_epoch
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, unit="batch", desc="training", mininterval=1.0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.bar.n = epoch * self.steps  # right after a resume, too
+        self.bar.set_description(f"epoch {epoch + 1}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items() if "acc" in k or "loss" in k})
+
+    def on_train_end(self, logs=None):
+        self.bar.close()

@@ -12,8 +12,14 @@ from .data import EMOTIONS, PROJECT_ROOT
 FIGURES_DIR = PROJECT_ROOT / "figures"
 
 
-def use_style() -> None:
-    """Small, readable figures that keep committed notebooks light."""
+def use_style(figure_format: str = "png") -> None:
+    """Small, readable figures that keep committed notebooks light; "jpeg" for photo-heavy notebooks."""
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats(figure_format, **({"pil_kwargs": {"quality": 80}} if figure_format == "jpeg" else {}))
+    except ImportError:  # not in a notebook
+        pass
     plt.rcParams.update({"figure.dpi": 72, "savefig.dpi": 100, "font.size": 10, "axes.titlesize": 10,
                          "figure.figsize": (6, 3.5), "axes.spines.top": False, "axes.spines.right": False})
 

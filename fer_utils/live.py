@@ -1,0 +1,97 @@
+"""Live emotion detection inside JupyterLab.
+
+ipywebrtc's `CameraStream` owns the camera (permission, device choice). Its own `ImageRecorder`
+brings about 1 frame/s to the kernel, so `LiveEmotionWidget` (an anywidget) takes the stream in the
+browser, draws it into a 320x240 canvas, and sends JPEG frames to the kernel as binary messages, at
+most `max_in_flight` at a time (a slow kernel lowers the frame rate instead of building a queue).
+The kernel runs the pipeline in the message callback and sends back the annotated frame and the
+probabilities, which the widget shows with a live probability chart.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anywidget
+import cv2
+import ipywebrtc
+import numpy as np
+import traitlets
+from ipywidgets import widget_serialization
+
+from .faces import EmotionDetector, FaceResult, ImageError, draw_results
+
+_STATIC = Path(__file__).with_name("static")
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """A BGR frame from JPEG (or PNG) bytes, with a clear error for anything else."""
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise ImageError(f"received {len(data)} bytes that are not a JPEG/PNG image")
+    return frame
+
+
+def encode_jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
+    """JPEG bytes of a BGR frame."""
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("could not encode the annotated frame as JPEG")
+    return buf.tobytes()
+
+
+def annotate_jpeg(detector: EmotionDetector, data: bytes) -> tuple[bytes, list[FaceResult]]:
+    """The whole kernel-side step for one frame: decode, detect + classify, draw, encode."""
+    frame = decode_jpeg(data)
+    results = detector(frame)
+    return encode_jpeg(draw_results(frame, results, bars=False)), results
+
+
+class LiveEmotionWidget(anywidget.AnyWidget):
+    """Shows a media stream (a camera, a video) with every face's emotion, live.
+
+    `stream`: an ipywebrtc MediaStream (`CameraStream`, `VideoStream.from_file`, ...).
+    `stats` (kernel side) counts frames, faces and milliseconds; `error` holds the browser's last
+    problem (no camera, permission denied) in words.
+    """
+
+    _esm = _STATIC / "live_widget.js"
+    _css = _STATIC / "live_widget.css"
+    stream = traitlets.Instance(ipywebrtc.MediaStream, allow_none=True).tag(sync=True, **widget_serialization)
+    width = traitlets.Int(320).tag(sync=True)
+    height = traitlets.Int(240).tag(sync=True)
+    max_in_flight = traitlets.Int(2).tag(sync=True)
+    autostart = traitlets.Bool(True).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, detector: EmotionDetector, stream: ipywebrtc.MediaStream | None = None, **kwargs):
+        super().__init__(stream=stream, **kwargs)
+        self.detector = detector
+        self.stats = {"frames": 0, "faces": 0, "kernel_ms_total": 0.0, "errors": 0}
+        self.on_msg(self._on_frame)
+
+    def __repr__(self) -> str:
+        return f"LiveEmotionWidget(stream={type(self.stream).__name__})"
+
+    def _on_frame(self, _widget, content: dict, buffers: list) -> None:
+        if content.get("type") != "frame" or not buffers:
+            return
+        start = time.perf_counter()
+        try:
+            jpeg, results = annotate_jpeg(self.detector, bytes(buffers[0]))
+        except ImageError as e:
+            self.stats["errors"] += 1
+            self.send({"type": "error", "message": str(e)})
+            return
+        ms = (time.perf_counter() - start) * 1000
+        self.stats["frames"] += 1
+        self.stats["faces"] += len(results)
+        self.stats["kernel_ms_total"] += ms
+        self.send({"type": "result", "faces": [r.to_json() for r in results], "kernel_ms": round(ms, 1),
+                   "frames": self.stats["frames"], "faces_total": self.stats["faces"]}, buffers=[jpeg])
+
+
+def camera_stream(width: int = 320, height: int = 240) -> ipywebrtc.CameraStream:
+    """The browser's camera (front-facing, no audio) at a small resolution."""
+    return ipywebrtc.CameraStream(constraints={"audio": False, "video": {
+        "width": {"ideal": width}, "height": {"ideal": height}, "facingMode": "user"}})

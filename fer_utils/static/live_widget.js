@@ -1,0 +1,125 @@
+// Frame pump: ipywebrtc stream -> hidden <video> -> 320x240 canvas -> JPEG -> kernel -> annotated JPEG.
+const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
+
+function explain(err) {
+  const name = (err && err.name) || "";
+  if (name === "NotAllowedError" || name === "SecurityError")
+    return "Camera permission denied. Allow the camera for this page (the camera icon in the address bar), then press Start. Note: browsers only offer the camera on https:// or localhost pages.";
+  if (name === "NotFoundError" || name === "OverconstrainedError")
+    return "No camera found. Plug one in (or use the video-file source below), then press Start.";
+  if (name === "NotReadableError")
+    return "The camera is in use by another program. Close it, then press Start.";
+  return "Could not start the stream: " + ((err && err.message) || err);
+}
+
+async function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "fer-live";
+  root.innerHTML = `
+    <img class="fer-frame" alt="annotated frame">
+    <div class="fer-side">
+      <div><button class="fer-start">Start</button> <button class="fer-stop">Stop</button></div>
+      <div class="fer-stats" data-received="0" data-fps="0" data-faces="0" data-kernel-frames="0">not started</div>
+      <div class="fer-error"></div>
+      <div class="fer-bars"></div>
+    </div>`;
+  el.appendChild(root);
+  const img = root.querySelector(".fer-frame");
+  const stats = root.querySelector(".fer-stats");
+  const errorBox = root.querySelector(".fer-error");
+  const bars = root.querySelector(".fer-bars");
+  bars.innerHTML = EMOTIONS.map((e) =>
+    `<div class="fer-bar-row"><span class="fer-bar-label">${e}</span><div class="fer-bar" data-e="${e}" style="width:0px"></div><span data-p="${e}"></span></div>`).join("");
+
+  const video = document.createElement("video");
+  video.muted = true; video.playsInline = true; video.style.display = "none";
+  root.appendChild(video);
+  const canvas = document.createElement("canvas");
+  canvas.width = model.get("width"); canvas.height = model.get("height");
+  const ctx = canvas.getContext("2d");
+
+  let running = false, inFlight = 0, received = 0, lastUrl = null, faces = 0, freshFrame = false;
+  const arrivals = [];
+
+  function showError(message) {
+    errorBox.textContent = message;
+    model.set("error", message); model.save_changes();
+  }
+
+  async function mediaStream() {
+    const ref = model.get("stream");
+    if (!ref) throw new Error("no stream was given to the widget");
+    const streamModel = await model.widget_manager.get_model(ref.replace(/^IPY_MODEL_/, ""));
+    return await streamModel.captureStream();
+  }
+
+  function sendFrame() {
+    if (!running || !freshFrame || inFlight >= model.get("max_in_flight") || video.readyState < 2) return;
+    freshFrame = false;  // never send the same video frame twice
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    inFlight++;
+    canvas.toBlob((blob) => {
+      if (!blob) { inFlight--; return; }
+      blob.arrayBuffer().then((buf) => model.send({ type: "frame" }, undefined, [buf]));
+    }, "image/jpeg", 0.8);
+  }
+
+  function loop() {
+    if (!running) return;
+    freshFrame = true;
+    sendFrame();
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(loop);  // once per new frame
+    else setTimeout(loop, 15);
+  }
+
+  async function start() {
+    if (running) return;
+    errorBox.textContent = "";
+    try {
+      const stream = await mediaStream();
+      if (video.srcObject !== stream) video.srcObject = stream;
+      await video.play();
+    } catch (err) {
+      showError(explain(err));
+      return;
+    }
+    running = true; stats.textContent = "waiting for the first frame...";
+    loop();
+  }
+
+  function stop() { running = false; video.pause(); stats.textContent += " (stopped)"; }  // tracks stay: ipywebrtc shares them
+
+  model.on("msg:custom", (msg, buffers) => {
+    if (msg.type === "error") { inFlight = Math.max(0, inFlight - 1); errorBox.textContent = msg.message; return; }
+    if (msg.type !== "result") return;
+    inFlight = Math.max(0, inFlight - 1);
+    received++;
+    const now = performance.now();
+    arrivals.push(now);
+    while (arrivals.length && now - arrivals[0] > 3000) arrivals.shift();
+    const fps = arrivals.length > 1 ? (1000 * (arrivals.length - 1)) / (now - arrivals[0]) : 0;
+    const url = URL.createObjectURL(new Blob([buffers[0]], { type: "image/jpeg" }));
+    img.src = url;
+    if (lastUrl) URL.revokeObjectURL(lastUrl);
+    lastUrl = url;
+    faces += msg.faces.length;
+    const first = msg.faces[0];
+    for (const e of EMOTIONS) {
+      const p = first ? first.probabilities[e] : 0;
+      bars.querySelector(`[data-e="${e}"]`).style.width = `${Math.round(p * 150)}px`;
+      bars.querySelector(`[data-p="${e}"]`).textContent = first ? `${Math.round(p * 100)}%` : "";
+    }
+    Object.assign(stats.dataset, { received, fps: fps.toFixed(1), faces, kernelFrames: msg.frames });
+    stats.textContent = `${received} annotated frames, ${fps.toFixed(1)} frames/s, ` +
+      `${msg.faces.length} face(s) now, kernel ${msg.kernel_ms} ms/frame` +
+      (first ? `: ${first.emotion}` : "");
+    sendFrame();
+  });
+
+  root.querySelector(".fer-start").onclick = start;
+  root.querySelector(".fer-stop").onclick = stop;
+  if (model.get("autostart")) start();
+  return () => { running = false; if (lastUrl) URL.revokeObjectURL(lastUrl); };
+}
+
+export default { render };

@@ -1,0 +1,137 @@
+"""Models, inference, metrics, training with resume, and the train/evaluate commands, on tiny data."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fer_utils.backend import keras
+from fer_utils.data import SAMPLE_PATH, Split, load_fer2013
+from fer_utils.evaluation import classification_metrics, confusion_matrix, format_report
+from fer_utils.models import ModelError, build_baseline_cnn, build_vgg_bn, load_model, predict_proba
+from fer_utils.training import class_weights, read_history, train
+
+
+def test_metrics_match_hand_computed_values():
+    y_true = np.array([0, 0, 0, 1, 1, 3])
+    y_pred = np.array([0, 0, 1, 1, 0, 3])
+    m = classification_metrics(y_true, y_pred)
+    assert m["n"] == 6 and m["accuracy"] == pytest.approx(4 / 6)
+    assert m["per_class"]["angry"] == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3})
+    assert m["per_class"]["disgust"]["recall"] == pytest.approx(0.5)
+    assert m["per_class"]["happy"]["f1"] == 1.0
+    # macro-F1 averages the classes that occur (angry 2/3, disgust 1/2, happy 1)
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.5 + 1) / 3)
+    assert np.array_equal(confusion_matrix(y_true, y_pred)[0], [2, 1, 0, 0, 0, 0, 0])
+    assert "accuracy = 0.6667" in format_report(m)
+
+
+def test_class_weights_favour_rare_classes():
+    w = class_weights(np.array([0] * 90 + [1] * 10 + [2] * 30 + [3] * 30 + [4] * 30 + [5] * 30 + [6] * 30))
+    assert w[1] > w[2] > w[0] and np.mean(list(w.values())) == pytest.approx(1)
+    assert set(class_weights(np.arange(7), power=0).values()) == {1.0}
+
+
+@pytest.mark.parametrize("build", [build_baseline_cnn, build_vgg_bn])
+def test_builders_return_probabilities(build):
+    model = build()
+    p = keras.ops.convert_to_numpy(model(np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 1)).astype("float32")))
+    assert p.shape == (3, 7) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
+
+
+def test_predict_proba_averages_the_mirror_image():
+    model = build_vgg_bn(widths=(4, 4, 4, 4), depths=(1, 1, 1, 1))
+    faces = np.random.default_rng(1).integers(0, 255, (5, 48, 48)).astype("uint8")
+    plain = predict_proba(model, faces, flip_average=False)
+    mirrored = predict_proba(model, faces[:, :, ::-1], flip_average=False)
+    assert np.allclose(predict_proba(model, faces, batch_size=2), (plain + mirrored) / 2, atol=1e-6)
+    assert predict_proba(model, np.zeros((2, 96, 96), "uint8")).shape == (2, 7)  # resized to 48x48
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(ModelError, match="not found.*python -m fer_utils train"):
+        load_model(tmp_path / "missing.keras")
+    (tmp_path / "junk.keras").write_bytes(b"this is not a model")
+    with pytest.raises(ModelError, match="could not load model .*junk.keras"):
+        load_model(tmp_path / "junk.keras")
+    wrong = keras.Sequential([keras.Input((48, 48, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    wrong.save(tmp_path / "wrong.keras")
+    with pytest.raises(ModelError, match=r"takes input \(48, 48, 3\) and returns \(10,\)"):
+        load_model(tmp_path / "wrong.keras")
+
+
+def test_legacy_h5_model_loads(tmp_path):
+    model = build_baseline_cnn(dense_units=8)
+    model.save(tmp_path / "old.h5")
+    loaded = load_model(tmp_path / "old.h5")
+    x = np.full((1, 48, 48, 1), 100, "float32")
+    assert np.allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6)
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates an interruption (Ctrl-C, a killed job) at the end of an epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def tiny_net():
+    return build_vgg_bn(widths=(4, 8, 8, 8), depths=(1, 1, 1, 1))
+
+
+def test_training_resumes_after_interruption(tmp_path):
+    data = load_fer2013(SAMPLE_PATH)
+    kwargs = dict(train_split=data["Training"], val_split=data["PublicTest"], run_dir=tmp_path, epochs=3,
+                  batch_size=64, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_net, callbacks=[StopAfter(1)], **kwargs)
+    assert read_history(tmp_path / "history.csv")["epoch"] == [0, 1]
+    model = train(tiny_net, **kwargs)
+    history = read_history(tmp_path / "history.csv")
+    assert history["epoch"] == [0, 1, 2]  # only the missing epoch ran
+    assert (tmp_path / "best.keras").exists() and model.output_shape == (None, 7)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "fer_utils", *args], capture_output=True, text=True)
+
+
+def test_train_and_evaluate_commands(tmp_path):
+    out = tmp_path / "m.keras"
+    r = run_cli("train", "--data", str(SAMPLE_PATH), "--out", str(out), "--epochs", "1", "--arch", "baseline",
+                "--run-dir", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["architecture"] == "baseline" and card["epochs_run"] == 1
+    assert set(card["metrics"]) == {"PublicTest", "PrivateTest"}
+    assert "--epochs 1" in card["command"] and card["versions"]["keras"] == keras.__version__
+    assert (tmp_path / "m_history.csv").exists()
+
+    r = run_cli("evaluate", "--model", str(out), "--data", str(SAMPLE_PATH), "--split", "PrivateTest", "--json")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "n"} <= set(metrics)
+    assert metrics["n"] == 49 and metrics == card["metrics"]["PrivateTest"]
+
+    r = run_cli("evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(SAMPLE_PATH))
+    assert r.returncode == 2 and "error: model file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_mistakes_feature_maps_and_grad_cam():
+    from fer_utils.evaluation import feature_maps, grad_cam, last_conv_layer, most_confident_mistakes
+
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    assert most_confident_mistakes(probs, np.array([1, 1, 1, 0]), k=5).tolist() == [0, 3, 2]
+    model = tiny_net()
+    faces = np.random.default_rng(0).integers(0, 255, (2, 48, 48)).astype("uint8")
+    assert last_conv_layer(model) == "relu4_1"
+    maps = feature_maps(model, faces, ["relu1_1", "relu4_1"])
+    assert [m.shape for m in maps] == [(2, 48, 48, 4), (2, 6, 6, 8)]
+    cams = grad_cam(model, faces, np.array([3, 5]))
+    assert cams.shape == (2, 48, 48) and cams.min() >= 0 and cams.max() <= 1
