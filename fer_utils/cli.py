@@ -61,7 +61,7 @@ def evaluate_model(model, split) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .models import build_model
+    from .models import INFERENCE, build_model
     from .training import read_history, save_json, train
 
     data = load_fer2013(args.data)
@@ -81,7 +81,7 @@ def cmd_train(args) -> int:
         "data": str(data.source), "labels": "original FER-2013 labels",
         "protocol": "trained on Training only; PublicTest chose the checkpoint (best validation accuracy) "
                     "and every hyper-parameter; PrivateTest used only for this report",
-        "inference": "mean of the face and its horizontal mirror (fer_utils.models.predict_proba)",
+        "inference": INFERENCE,
         "epochs_planned": args.epochs, "epochs_run": len(history.get("epoch", [])),
         "best_epoch": int(history["epoch"][int(max(range(len(history["val_accuracy"])),
                                                    key=history["val_accuracy"].__getitem__))]) + 1,
@@ -103,12 +103,22 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .evaluation import format_report
-    from .models import load_model
+    from .models import INFERENCE, load_model
+
+    from .training import save_json
 
     model = load_model(args.model)
-    split = load_fer2013(args.data)[args.split]
-    metrics = evaluate_model(model, split)
+    data = load_fer2013(args.data)
+    metrics = evaluate_model(model, data[args.split])
     print(json.dumps(metrics) if args.json else f"{args.model} on {args.split}\n" + format_report(metrics))
+    if args.write_card:
+        card_path = Path(args.model).with_suffix(".json")
+        card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        card.setdefault("metrics", {})[args.split] = metrics
+        card["inference"] = INFERENCE
+        card["evaluation_command"] = "python -m fer_utils " + " ".join(sys.argv[1:])
+        save_json(card, card_path)
+        print(f"updated {card_path}", file=sys.stderr)
     return 0
 
 
@@ -231,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", help=data_help)
     e.add_argument("--split", default="PrivateTest", choices=SPLITS)
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--write-card", action="store_true",
+                   help="also store the figures in the model card (MODEL.json) under metrics.SPLIT")
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="find and classify the faces in images and videos")

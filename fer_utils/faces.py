@@ -138,20 +138,20 @@ class EmotionDetector:
     """
 
     def __init__(self, model=None, face_detector: FaceDetector | None = None, smoothing: float = 0.0,
-                 flip_average: bool = True, channel_order: str = "bgr"):
+                 tta: bool = True, channel_order: str = "bgr"):
         from .models import inference_fn, load_model
 
         self.model = load_model(model or DEFAULT_MODEL) if model is None or isinstance(model, (str, Path)) else model
         self.face_detector = face_detector or FaceDetector()
-        self.smoothing, self.flip_average, self.channel_order = smoothing, flip_average, channel_order
+        self.smoothing, self.tta, self.channel_order = smoothing, tta, channel_order
         self._previous: list[FaceResult] = []
-        inference_fn(self.model)(np.zeros((2, *self.model.input_shape[1:]), np.float32))  # trace once, now
+        inference_fn(self.model)(np.zeros((4, *self.model.input_shape[1:]), np.float32))  # trace once, now
 
     def classify(self, faces: np.ndarray) -> np.ndarray:
         """(C) Probabilities (N, 7) for grey face crops (N, 48, 48)."""
         from .models import predict_proba
 
-        return predict_proba(self.model, faces, flip_average=self.flip_average)
+        return predict_proba(self.model, faces, tta=self.tta)
 
     def __call__(self, frame: np.ndarray) -> list[FaceResult]:
         gray = to_gray(frame, self.channel_order)

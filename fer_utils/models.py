@@ -92,6 +92,8 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     return model
 
 
+INFERENCE = ("mean of the class probabilities over 4 views: the face, its mirror image, and both zoomed in "
+             "by 10% (fer_utils.models.predict_proba with tta=True; views chosen on PublicTest)")
 _COMPILED: dict[int, object] = {}
 
 
@@ -110,12 +112,26 @@ def inference_fn(model: keras.Model):
     return _COMPILED[key]
 
 
-def predict_proba(model: keras.Model, faces, flip_average: bool = True, batch_size: int = 256):
+def tta_views(x, zoom: float = 1.1):
+    """The four test-time views of a batch (N, H, W, 1): as is, mirrored, a central crop zoomed by
+    `zoom` (10% closer), and that crop mirrored. Chosen on PublicTest (see notebook 04)."""
+    import cv2
+    import numpy as np
+
+    h, w = x.shape[1:3]
+    ch, cw = int(round(h / zoom)), int(round(w / zoom))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    zoomed = np.stack([cv2.resize(f[top:top + ch, left:left + cw], (w, h), interpolation=cv2.INTER_LINEAR)
+                       for f in x]).reshape(x.shape)
+    return [x, x[:, :, ::-1], zoomed, zoomed[:, :, ::-1]]
+
+
+def predict_proba(model: keras.Model, faces, tta: bool = True, batch_size: int = 256):
     """Class probabilities (N, 7) for grey faces (N, H, W) or (N, H, W, 1), pixel values 0-255.
 
-    Faces are resized to the model's input size. With `flip_average` the prediction is the mean of
-    the face and its mirror image (test-time augmentation). The evaluation and the live pipeline
-    both use this one function, so their figures agree.
+    Faces are resized to the model's input size. With `tta` (test-time augmentation) the prediction
+    is the mean over `tta_views`: the face, its mirror image, and both zoomed by 10%. The evaluation
+    and the live pipeline both use this one function, so their figures agree.
     """
     import numpy as np
 
@@ -129,10 +145,7 @@ def predict_proba(model: keras.Model, faces, flip_average: bool = True, batch_si
     run = inference_fn(model)
     out = []
     for i in range(0, len(x), batch_size):
-        b = x[i:i + batch_size]
-        if flip_average:
-            p = keras.ops.convert_to_numpy(run(np.concatenate([b, b[:, :, ::-1]])))
-            out.append((p[:len(b)] + p[len(b):]) / 2)
-        else:
-            out.append(keras.ops.convert_to_numpy(run(b)))
+        views = tta_views(x[i:i + batch_size]) if tta else [x[i:i + batch_size]]
+        p = keras.ops.convert_to_numpy(run(np.concatenate(views)))
+        out.append(p.reshape(len(views), -1, p.shape[-1]).mean(axis=0))
     return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), "float32")

@@ -9,7 +9,7 @@ import pytest
 from fer_utils.backend import keras
 from fer_utils.data import SAMPLE_PATH, Split, load_fer2013
 from fer_utils.evaluation import classification_metrics, confusion_matrix, format_report
-from fer_utils.models import ModelError, build_baseline_cnn, build_vgg_bn, load_model, predict_proba
+from fer_utils.models import ModelError, build_baseline_cnn, build_vgg_bn, load_model, predict_proba, tta_views
 from fer_utils.training import class_weights, read_history, train
 
 
@@ -40,12 +40,14 @@ def test_builders_return_probabilities(build):
     assert p.shape == (3, 7) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
 
 
-def test_predict_proba_averages_the_mirror_image():
+def test_predict_proba_averages_the_test_time_views():
     model = build_vgg_bn(widths=(4, 4, 4, 4), depths=(1, 1, 1, 1))
     faces = np.random.default_rng(1).integers(0, 255, (5, 48, 48)).astype("uint8")
-    plain = predict_proba(model, faces, flip_average=False)
-    mirrored = predict_proba(model, faces[:, :, ::-1], flip_average=False)
-    assert np.allclose(predict_proba(model, faces, batch_size=2), (plain + mirrored) / 2, atol=1e-6)
+    views = tta_views(faces[..., None].astype("float32"))
+    assert len(views) == 4 and np.array_equal(views[1][..., 0], faces[:, :, ::-1])
+    assert np.array_equal(views[3], views[2][:, :, ::-1]) and not np.array_equal(views[2], views[0])
+    each = [predict_proba(model, v, tta=False) for v in views]
+    assert np.allclose(predict_proba(model, faces, batch_size=2), np.mean(each, axis=0), atol=1e-6)
     assert predict_proba(model, np.zeros((2, 96, 96), "uint8")).shape == (2, 7)  # resized to 48x48
 
 
@@ -118,6 +120,11 @@ def test_train_and_evaluate_commands(tmp_path):
     metrics = json.loads(r.stdout)
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "n"} <= set(metrics)
     assert metrics["n"] == 49 and metrics == card["metrics"]["PrivateTest"]
+
+    r = run_cli("evaluate", "--model", str(out), "--data", str(SAMPLE_PATH), "--split", "PublicTest", "--write-card")
+    assert r.returncode == 0, r.stderr
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert "--write-card" in card["evaluation_command"] and card["metrics"]["PublicTest"]["n"] == 49
 
     r = run_cli("evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(SAMPLE_PATH))
     assert r.returncode == 2 and "error: model file" in r.stderr and "Traceback" not in r.stderr
