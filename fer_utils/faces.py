@@ -7,6 +7,7 @@ and drawing the results on the frame.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return img
 
 
+@functools.lru_cache(maxsize=None)
 def _cascade(name: str) -> cv2.CascadeClassifier:
     path = Path(cv2.data.haarcascades) / name
     cascade = cv2.CascadeClassifier(str(path))
