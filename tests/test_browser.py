@@ -50,7 +50,7 @@ def write_y4m(video: Path, out: Path, fps: int = 30) -> Path:
 
 
 def wait_until(page, js: str, timeout: float, what: str) -> None:
-    """Poll a JavaScript condition (Playwright's wait_for_function hung with Debian's Chromium here)."""
+    """Poll a JavaScript condition in the page until it is true; fail after `timeout` seconds."""
     end = time.monotonic() + timeout
     while not page.evaluate(js):
         if time.monotonic() > end:
