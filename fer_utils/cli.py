@@ -52,15 +52,10 @@ def _versions() -> dict[str, str]:
             "keras_backend": keras.backend.backend(), "numpy": numpy.__version__, "opencv": cv2.__version__}
 
 
-def evaluate_model(model, split) -> dict:
-    """Metrics of `model` on a Split, through the same inference path as the live pipeline."""
-    from .evaluation import classification_metrics
-    from .models import predict_proba
-
-    return classification_metrics(split.labels, predict_proba(model, split.images).argmax(axis=1))
-
-
 def cmd_train(args) -> int:
+    import numpy as np
+
+    from .evaluation import evaluate_split
     from .models import INFERENCE, build_model
     from .training import read_history, save_json, train
 
@@ -83,8 +78,7 @@ def cmd_train(args) -> int:
                     "and every hyper-parameter; PrivateTest used only for this report",
         "inference": INFERENCE,
         "epochs_planned": args.epochs, "epochs_run": len(history.get("epoch", [])),
-        "best_epoch": int(history["epoch"][int(max(range(len(history["val_accuracy"])),
-                                                   key=history["val_accuracy"].__getitem__))]) + 1,
+        "best_epoch": int(history["epoch"][int(np.argmax(history["val_accuracy"]))]) + 1,
         "training_minutes_this_process": round(minutes, 1),
         "hyperparameters": {"batch_size": args.batch_size, "peak_lr": args.lr, "seed": args.seed,
                             "optimizer": "AdamW, weight decay 0.05, warm-up + cosine decay",
@@ -92,7 +86,7 @@ def cmd_train(args) -> int:
                             "shift 4 px, random erasing p=0.25"},
         "hardware": _hardware(), "versions": _versions(),
         "command": "python -m fer_utils " + " ".join(sys.argv[1:]),
-        "metrics": {s: evaluate_model(model, data[s]) for s in ("PublicTest", "PrivateTest") if s in data.splits},
+        "metrics": {s: evaluate_split(model, data[s]) for s in ("PublicTest", "PrivateTest") if s in data.splits},
     }
     save_json(card, out.with_suffix(".json"))
     for s, m in card["metrics"].items():
@@ -102,14 +96,14 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import format_report
+    from .evaluation import evaluate_split, format_report
     from .models import INFERENCE, load_model
 
     from .training import save_json
 
     model = load_model(args.model)
     data = load_fer2013(args.data)
-    metrics = evaluate_model(model, data[args.split])
+    metrics = evaluate_split(model, data[args.split])
     print(json.dumps(metrics) if args.json else f"{args.model} on {args.split}\n" + format_report(metrics))
     if args.write_card:
         card_path = Path(args.model).with_suffix(".json")

@@ -34,6 +34,14 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
+def evaluate_split(model, split) -> dict:
+    """`classification_metrics` of `model` on a Split, through `predict_proba`: the same inference
+    path (test-time views included) as the live pipeline."""
+    from .models import predict_proba
+
+    return classification_metrics(split.labels, predict_proba(model, split.images).argmax(axis=1))
+
+
 def format_report(metrics: dict) -> str:
     """The metrics as a plain-text table, as `python -m fer_utils evaluate` prints them."""
     lines = [f"n = {metrics['n']}   accuracy = {metrics['accuracy']:.4f}   macro-F1 = {metrics['macro_f1']:.4f}", "",

@@ -1,8 +1,6 @@
 """The FER-2013 data layer: both layouts, the one setting that finds the data, every bad input."""
 import gzip
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -124,11 +122,7 @@ def test_image_folder_errors(tmp_path):
         load_fer2013(tmp_path / "odd")
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "fer_utils", *args], capture_output=True, text=True)
-
-
-def test_cli_data_summary_json_on_sample():
+def test_cli_data_summary_json_on_sample(run_cli):
     r = run_cli("data", "summary", "--data", str(SAMPLE_PATH), "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -136,7 +130,7 @@ def test_cli_data_summary_json_on_sample():
     assert out["splits"]["Training"] == {e: 30 for e in EMOTIONS}
 
 
-def test_cli_bad_data_exits_nonzero_with_message(tmp_path):
+def test_cli_bad_data_exits_nonzero_with_message(tmp_path, run_cli):
     r = run_cli("data", "summary", "--data", str(tmp_path / "missing.csv"))
     assert r.returncode == 2
     assert "error: FER-2013 not found" in r.stderr and "Traceback" not in r.stderr

@@ -1,8 +1,6 @@
 """Face pipeline: detection on real photos, any input format, batched classification, smoothing,
 drawing, the live widget's kernel side, and the predict/bench commands."""
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -118,11 +116,7 @@ def test_live_widget_kernel_side(detector, hopper):
     assert widget.stats["frames"] == 1 and widget.stats["faces"] == 1 and widget.stats["errors"] == 1
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "fer_utils", *args], capture_output=True, text=True)
-
-
-def test_predict_command_on_photos_video_and_junk(tmp_path):
+def test_predict_command_on_photos_video_and_junk(tmp_path, run_cli):
     junk = tmp_path / "notes.txt"
     junk.write_text("not an image")
     r = run_cli("predict", str(IMAGES / "grace_hopper.jpg"), str(junk), str(IMAGES / "astronaut.jpg"),
@@ -137,7 +131,7 @@ def test_predict_command_on_photos_video_and_junk(tmp_path):
     assert cv2.VideoCapture(str(tmp_path / "out" / "demo_faces_annotated.mp4")).read()[0]
 
 
-def test_bench_command_json():
+def test_bench_command_json(run_cli):
     r = run_cli("bench", "--frames", "5", "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)

@@ -1,7 +1,5 @@
 """Models, inference, metrics, training with resume, and the train/evaluate commands, on tiny data."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -100,11 +98,7 @@ def test_training_resumes_after_interruption(tmp_path):
     assert (tmp_path / "best.keras").exists() and model.output_shape == (None, 7)
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "fer_utils", *args], capture_output=True, text=True)
-
-
-def test_train_and_evaluate_commands(tmp_path):
+def test_train_and_evaluate_commands(tmp_path, run_cli):
     out = tmp_path / "m.keras"
     r = run_cli("train", "--data", str(SAMPLE_PATH), "--out", str(out), "--epochs", "1", "--arch", "baseline",
                 "--run-dir", str(tmp_path / "run"))
