@@ -66,7 +66,8 @@ def cmd_train(args) -> int:
     start = time.time()
     model = train(lambda: build_model(args.arch), data["Training"], data["PublicTest"], run_dir,
                   epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
-                  patience=args.patience, verbose=2 if not sys.stdout.isatty() else "auto")
+                  patience=args.patience, verbose=2 if not sys.stdout.isatty() else "auto",
+                  init_weights=args.init, warmup_epochs=args.warmup, ema_momentum=args.ema)
     minutes = (time.time() - start) / 60
     model.save(out)
     history = read_history(run_dir / "history.csv")
@@ -82,6 +83,7 @@ def cmd_train(args) -> int:
         "training_minutes_this_process": round(minutes, 1),
         "hyperparameters": {"batch_size": args.batch_size, "peak_lr": args.lr, "seed": args.seed,
                             "optimizer": "AdamW, weight decay 0.05, warm-up + cosine decay",
+                            "init_weights": args.init, "warmup_epochs": args.warmup, "ema_momentum": args.ema,
                             "label_smoothing": 0.1, "augmentation": "flip, rotate 10 deg, zoom 0.9-1.1, "
                             "shift 4 px, random erasing p=0.25"},
         "hardware": _hardware(), "versions": _versions(),
@@ -227,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (default: off)")
+    t.add_argument("--init", help="start from this trained model's weights (a warm restart)")
+    t.add_argument("--warmup", type=float, default=2.0, help="warm-up epochs before the cosine decay")
+    t.add_argument("--ema", type=float, default=None,
+                   help="also keep an exponential moving average of the weights with this momentum "
+                        "(per 5 batches, e.g. 0.99) and ship it when it scores better on PublicTest")
     t.add_argument("--run-dir", help="checkpoints and history; rerun with the same one to resume (default runs/NAME)")
     t.set_defaults(func=cmd_train)
 

@@ -149,6 +149,11 @@ class EmotionDetector:
         self._previous: list[FaceResult] = []
         inference_fn(self.model)(np.zeros((4, *self.model.input_shape[1:]), np.float32))  # trace once, now
 
+    @classmethod
+    def for_video(cls, model=None, **kwargs) -> "EmotionDetector":
+        """The detector for video and live frames: smoothing over frames instead of test-time views."""
+        return cls(model, **{"smoothing": 0.5, "tta": False, **kwargs})
+
     def classify(self, faces: np.ndarray) -> np.ndarray:
         """(C) Probabilities (N, 7) for grey face crops (N, 48, 48)."""
         from .models import predict_proba

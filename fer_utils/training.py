@@ -50,6 +50,53 @@ def class_weights(labels: np.ndarray, power: float = 0.5) -> dict[int, float]:
     return {i: float(v) for i, v in enumerate(w)}
 
 
+class WeightAverage(keras.callbacks.Callback):
+    """An exponential moving average of all the model's weights (BatchNorm statistics included),
+    updated every `every` batches. At each epoch's end it scores the averaged weights on the
+    validation data as `val_ema_accuracy`, keeps the best in `best_path`, and saves its state in
+    `state_path` so a resumed run continues the same average. Put it before loggers and checkpoints."""
+
+    def __init__(self, val_x, val_y, best_path, state_path, momentum: float = 0.99, every: int = 5,
+                 best_so_far: float | None = None):
+        super().__init__()
+        self.val_x, self.val_y = val_x, val_y
+        self.best_path, self.state_path = Path(best_path), Path(state_path)
+        self.momentum, self.every, self.best = momentum, every, best_so_far or 0.0
+        self.average: list[np.ndarray] | None = None
+        self._clone = None
+
+    def on_train_begin(self, logs=None):
+        if self.average is None and self.state_path.exists():
+            with np.load(self.state_path) as f:
+                self.average = [f[f"w{i}"] for i in range(len(f.files))]
+        self._clone = keras.models.clone_model(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % self.every:
+            return
+        weights = self.model.get_weights()
+        if self.average is None:
+            self.average = [w.astype("float32", copy=True) for w in weights]
+        else:
+            m = self.momentum
+            for a, w in zip(self.average, weights):
+                a *= m
+                a += (1 - m) * w
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.average is None:
+            return
+        self._clone.set_weights(self.average)
+        probs = self._clone.predict(self.val_x, batch_size=256, verbose=0)
+        acc = float((probs.argmax(axis=1) == self.val_y).mean())
+        if logs is not None:
+            logs["val_ema_accuracy"] = acc
+        if acc > self.best:
+            self.best = acc
+            self._clone.save(self.best_path)
+        np.savez(self.state_path, **{f"w{i}": a for i, a in enumerate(self.average)})
+
+
 def cosine_schedule(steps_per_epoch: int, epochs: int, peak_lr: float = 3e-3,
                     warmup_epochs: float = 2.0) -> keras.optimizers.schedules.LearningRateSchedule:
     """Linear warm-up to `peak_lr`, then cosine decay to 0 at the last step. It is a function of
@@ -80,14 +127,18 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
           batch_size: int = 128, peak_lr: float = 3e-3, weight_decay: float = 0.05,
           label_smoothing: float = 0.1, class_weight_power: float = 0.0, erasing: float = 0.25,
           patience: int | None = None, seed: int = 0, verbose: int | str = "auto",
-          callbacks: list[keras.callbacks.Callback] = ()) -> keras.Model:
+          callbacks: list[keras.callbacks.Callback] = (), init_weights: str | os.PathLike | None = None,
+          warmup_epochs: float = 2.0, ema_momentum: float | None = None) -> keras.Model:
     """Train `build_fn()` on `train_split`, validating on `val_split` every epoch.
 
     `run_dir` receives: best.keras (best validation-accuracy epoch), history.csv (one row per
     epoch), and a backup/ folder while training runs: call `train` again with the same
     `run_dir` after an interruption and it continues from the last finished epoch.
     `verbose` is Keras' (1: a progress bar, 2: one line per epoch); `callbacks` are added to
-    Keras' `fit`. Returns the best model.
+    Keras' `fit`. `init_weights` starts from a trained model's weights (a warm restart: a new
+    warm-up + cosine cycle). With `ema_momentum`, a `WeightAverage` of the weights is also scored
+    every epoch and kept in best_ema.keras. Returns the best model on the validation data (of
+    the plain and the averaged checkpoints).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -98,15 +149,22 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     steps = int(np.ceil(len(train_split) / batch_size))
     with distribution_strategy().scope():
         model = build_fn()
+        if init_weights:
+            model.set_weights(keras.models.load_model(init_weights, compile=False).get_weights())
         model.compile(
-            optimizer=keras.optimizers.AdamW(cosine_schedule(steps, epochs, peak_lr), weight_decay=weight_decay),
+            optimizer=keras.optimizers.AdamW(cosine_schedule(steps, epochs, peak_lr, warmup_epochs),
+                                             weight_decay=weight_decay),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
             metrics=["accuracy"],
         )
     history_csv = run_dir / "history.csv"
-    best_so_far = max(read_history(history_csv).get("val_accuracy", [0.0]), default=0.0) \
-        if history_csv.exists() else None
-    all_callbacks = [
+    history = read_history(history_csv) if history_csv.exists() else {}
+    best_so_far = max(history.get("val_accuracy", [0.0]), default=0.0) if history_csv.exists() else None
+    averaging = [WeightAverage(val_split.images[..., None].astype("float32"), val_split.labels,
+                               run_dir / "best_ema.keras", run_dir / "ema_state.npz", ema_momentum,
+                               best_so_far=max(history.get("val_ema_accuracy", [0.0]), default=0.0))] \
+        if ema_momentum else []
+    all_callbacks = averaging + [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),
@@ -118,7 +176,11 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     cw = class_weights(train_split.labels, class_weight_power) if class_weight_power else None
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, class_weight=cw, shuffle=False,
               verbose=verbose)
-    return keras.models.load_model(run_dir / "best.keras")
+    best = run_dir / "best.keras"
+    history = read_history(history_csv)
+    if ema_momentum and max(history.get("val_ema_accuracy", [0.0])) > max(history.get("val_accuracy", [0.0])):
+        best = run_dir / "best_ema.keras"
+    return keras.models.load_model(best, compile=False)  # no optimizer state: a smaller file to ship
 
 
 def save_json(obj: dict, path: str | os.PathLike) -> None:
