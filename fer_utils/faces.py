@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,15 +45,131 @@ def to_gray(image: np.ndarray, channel_order: str = "bgr") -> np.ndarray:
     return cv2.cvtColor(img, code)
 
 
+MAX_PIXELS_ENV = "FER_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 50_000_000  # a 50-megapixel photo: 150 MB decoded as BGR
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0-SOF15 (not DHT, JPG, DAC)
+
+
+def max_image_pixels() -> int:
+    """The largest image (width x height) that is decoded: $FER_MAX_IMAGE_PIXELS, else 50 megapixels."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{MAX_PIXELS_ENV}={value!r} is not a positive whole number of pixels (e.g. 50000000)")
+    return int(value)
+
+
+def _jpeg_layout(data: bytes) -> tuple[tuple[int, int] | None, int | None]:
+    """A JPEG's (width, height) from its frame header and the offset of its first scan, where found."""
+    i, size = 2, None
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return size, None  # not a marker: a damaged header
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        if marker in _JPEG_FRAME_MARKERS and i + 9 <= len(data):
+            size = (int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big"))
+        if marker == 0xDA:
+            return size, i
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return size, None
+
+
+def _pnm_size(data: bytes) -> tuple[int, int] | None:
+    tokens = re.sub(rb"#[^\n]*", b" ", data[:1024]).split()
+    return (int(tokens[1]), int(tokens[2])) if len(tokens) > 2 and tokens[1].isdigit() and tokens[2].isdigit() else None
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as declared in the header of PNG, JPEG, BMP, WebP or PNM image bytes, read
+    without decoding; None for other formats or a header too damaged to say."""
+    le = lambda a, b: int.from_bytes(data[a:b], "little")  # noqa: E731
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(b"\xff\xd8"):
+        return _jpeg_layout(data)[0]
+    if data.startswith(b"BM") and len(data) >= 26:
+        if le(14, 18) == 12:  # OS/2 bitmap header
+            return le(18, 20), le(20, 22)
+        width, height = (int.from_bytes(data[a:a + 4], "little", signed=True) for a in (18, 22))
+        return abs(width), abs(height)  # a negative height: rows stored top-down
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8X":
+            return le(24, 27) + 1, le(27, 30) + 1
+        if chunk == b"VP8L":
+            bits = le(21, 25)
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if chunk == b"VP8 ":
+            return le(26, 28) & 0x3FFF, le(28, 30) & 0x3FFF
+    if re.match(rb"P[1-6]\s", data[:3]):
+        return _pnm_size(data)
+    return None
+
+
+def _truncation(data: bytes) -> str | None:
+    """Which format's data ends before its end marker (a JPEG without an end-of-image marker after its
+    first scan, a PNG without its IEND chunk), else None."""
+    if data.startswith(b"\xff\xd8"):
+        scan = _jpeg_layout(data)[1]
+        return "JPEG" if scan is not None and data.find(b"\xff\xd9", scan) < 0 else None
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data.rfind(b"IEND") < 0:
+        return "PNG"
+    return None
+
+
+def decode_image(data: bytes, name: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """Decode image bytes as BGR uint8 (or as `cv2.imdecode`'s `flags` say). Before decoding, refuse empty
+    bytes, an image that declares more than `max_image_pixels()` (a decompression bomb) and a truncated
+    JPEG/PNG; every failure is an ImageError whose message starts with `name` (where the bytes came from)."""
+    if not data:
+        raise ImageError(f"{name} is empty (0 bytes)")
+    limit = max_image_pixels()
+
+    def refuse_size(width: int, height: int) -> ImageError:
+        megapixels = width * height / 1e6
+        shown = f"{megapixels:.0f}" if megapixels >= 10 else f"{megapixels:.2g}"
+        return ImageError(f"{name} is {width}x{height} pixels ({shown} megapixels), over the "
+                          f"limit of {limit / 1e6:g} megapixels, and was not decoded: shrink it, or raise the limit "
+                          f"with the {MAX_PIXELS_ENV} setting if you trust the file")
+
+    size = declared_size(data)
+    if size is not None and size[0] * size[1] > limit:
+        raise refuse_size(*size)
+    truncated = _truncation(data)
+    if truncated:
+        raise ImageError(f"{name} is truncated: its {truncated} data ends early (an incomplete download or copy?); "
+                         f"copy the whole file again")
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as e:
+        raise ImageError(f"{name} could not be decoded ({str(e).strip().splitlines()[-1]})") from e
+    if img is None:
+        raise ImageError(f"{name} is not a readable image (corrupt, or not a JPEG, PNG or other format OpenCV reads)")
+    if img.shape[0] * img.shape[1] > limit:
+        raise refuse_size(img.shape[1], img.shape[0])
+    return img
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as BGR uint8, with a clear error for a missing or unreadable file."""
+    """Read an image file as BGR uint8, with a clear error for a missing, unreadable, truncated or
+    too large file (see `decode_image`)."""
     p = Path(path)
+    if p.is_dir():
+        raise ImageError(f"{p} is a folder, not an image: give the image files in it (e.g. {p / '*.jpg'})")
     if not p.is_file():
         raise ImageError(f"{p}: no such file")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ImageError(f"{p} is not a readable image (corrupt, empty, or an unsupported format)")
-    return img
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise ImageError(f"{p} could not be read ({e.strerror})") from e
+    return decode_image(data, str(p))
 
 
 @functools.lru_cache(maxsize=None)
@@ -88,6 +205,56 @@ class FaceDetector:
                                                minSize=(min_side, min_side))
         boxes = np.round(np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / scale).astype(int)
         return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])] if len(boxes) else boxes
+
+
+@dataclass
+class FaceTracker:
+    """Face detection for video: between full-frame detections, each face is searched for only in a
+    region around its last box, scaled so the face is about `roi_face_px` wide (a few per cent of
+    the cost of a whole frame). A full detection runs every `full_every` frames, whenever a face is
+    lost, and on every frame while no face is tracked, so a face that enters the frame is found
+    within `full_every` frames."""
+
+    detector: FaceDetector = field(default_factory=FaceDetector)
+    full_every: int = 10
+    margin: float = 0.4
+    roi_face_px: int = 48
+    _boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), int), init=False, repr=False)
+    _since_full: int = field(default=0, init=False, repr=False)
+
+    def reset(self) -> None:
+        """Forget the tracked faces: the next frame gets a full detection."""
+        self._boxes, self._since_full = np.zeros((0, 4), int), 0
+
+    def _search_near(self, gray: np.ndarray, box) -> np.ndarray | None:
+        x, y, w, h = box
+        m = int(self.margin * max(w, h))
+        x0, y0 = max(x - m, 0), max(y - m, 0)
+        x1, y1 = min(x + w + m, gray.shape[1]), min(y + h + m, gray.shape[0])
+        if x1 - x0 < w // 2 or y1 - y0 < h // 2:
+            return None
+        scale = self.roi_face_px / w
+        roi = cv2.resize(gray[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        lo, hi = int(self.roi_face_px * 0.7), int(self.roi_face_px * 1.45)
+        found = self.detector._cascade.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=self.detector.min_neighbors,
+                                                        minSize=(lo, lo), maxSize=(hi, hi))
+        if len(found) == 0:
+            return None
+        found = np.asarray(found, np.float64).reshape(-1, 4) / scale + [x0, y0, 0, 0]
+        centre = np.array([x + w / 2, y + h / 2])
+        best = np.argmin(np.linalg.norm(found[:, :2] + found[:, 2:] / 2 - centre, axis=1))
+        return np.round(found[best]).astype(int)
+
+    def detect(self, gray: np.ndarray) -> np.ndarray:
+        """Face boxes (N, 4) as x, y, w, h, largest first, like `FaceDetector.detect`."""
+        if len(self._boxes) and self._since_full + 1 < self.full_every:
+            near = [self._search_near(gray, b) for b in self._boxes]
+            if all(b is not None for b in near):
+                self._since_full += 1
+                self._boxes = np.array(near)
+                return self._boxes
+        self._boxes, self._since_full = self.detector.detect(gray), 0
+        return self._boxes
 
 
 def crop_faces(gray: np.ndarray, boxes: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -135,24 +302,31 @@ def _iou(a, b) -> float:
 class EmotionDetector:
     """(A + C) Find every face in a frame and classify all of them in one batched call.
 
-    `smoothing` in [0, 1) averages each face's probabilities with the same face in the previous
-    frame (matched by box overlap): 0 for photos, ~0.5 for video.
+    `model`: a path (default: the shipped model), a Keras model or a `TFLiteModel`. A path runs the
+    fast converted model next to it when it matches the weights (`fast=False`: always Keras).
+    `smoothing` in [0, 1) keeps an exponential moving average of each face's probabilities over
+    frames (the same face matched by box overlap): 0 for photos, ~0.5 for video. `tta` averages the
+    4 test-time views (photos); `tracking` N > 0 follows faces between full detections every N
+    frames (video). `EmotionDetector.for_video()` sets all three for video and live frames.
     """
 
     def __init__(self, model=None, face_detector: FaceDetector | None = None, smoothing: float = 0.0,
-                 tta: bool = True, channel_order: str = "bgr"):
-        from .models import inference_fn, load_model
+                 tta: bool = True, channel_order: str = "bgr", tracking: int = 0, fast: bool = True):
+        from .models import inference_fn, load_inference_model
 
-        self.model = load_model(model or DEFAULT_MODEL) if model is None or isinstance(model, (str, Path)) else model
+        self.model = load_inference_model(model or DEFAULT_MODEL, fast=fast) \
+            if model is None or isinstance(model, (str, Path)) else model
         self.face_detector = face_detector or FaceDetector()
+        self.tracker = FaceTracker(self.face_detector, full_every=tracking) if tracking else None
         self.smoothing, self.tta, self.channel_order = smoothing, tta, channel_order
         self._previous: list[FaceResult] = []
         inference_fn(self.model)(np.zeros((4, *self.model.input_shape[1:]), np.float32))  # trace once, now
 
     @classmethod
     def for_video(cls, model=None, **kwargs) -> "EmotionDetector":
-        """The detector for video and live frames: smoothing over frames instead of test-time views."""
-        return cls(model, **{"smoothing": 0.5, "tta": False, **kwargs})
+        """The detector for video and live frames: face tracking (a full detection every 10 frames) and
+        smoothing over frames instead of the 4 test-time views (benchmarks/video_mode_choice.py)."""
+        return cls(model, **{"smoothing": 0.5, "tta": False, "tracking": 10, **kwargs})
 
     def classify(self, faces: np.ndarray) -> np.ndarray:
         """(C) Probabilities (N, 7) for grey face crops (N, 48, 48)."""
@@ -162,7 +336,7 @@ class EmotionDetector:
 
     def __call__(self, frame: np.ndarray) -> list[FaceResult]:
         gray = to_gray(frame, self.channel_order)
-        boxes = self.face_detector.detect(gray)
+        boxes = (self.tracker or self.face_detector).detect(gray)
         probs = self.classify(crop_faces(gray, boxes)) if len(boxes) else np.zeros((0, len(EMOTIONS)))
         if self.smoothing and self._previous:
             for k, box in enumerate(boxes):
@@ -176,8 +350,10 @@ class EmotionDetector:
         return results
 
     def reset(self) -> None:
-        """Forget the previous frame (start of a new video)."""
+        """Forget the previous frame and the tracked faces (start of a new video)."""
         self._previous = []
+        if self.tracker:
+            self.tracker.reset()
 
 
 def draw_results(frame: np.ndarray, results: list[FaceResult], bars: bool = True,
@@ -227,26 +403,47 @@ def _median_ms(fn, n: int) -> float:
     return float(np.median(times) * 1000)
 
 
-def time_pipeline(frame: np.ndarray, n: int = 200, model_path=None) -> dict:
-    """Median milliseconds per stage and per whole frame (detect + classify + draw) of EmotionDetector."""
-    import os as _os
+def cpu_description() -> str:
+    """The CPU model, its core count and whether it reports AVX-512 (speed figures depend on all three)."""
+    import platform
 
-    from .models import load_model
+    model, flags = platform.processor() or platform.machine(), ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("", platform.machine(), platform.processor()):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = line
+    except OSError:
+        pass
+    avx = "AVX-512: yes" if " avx512f" in flags else ("AVX-512: no" if flags else "AVX-512: unknown")
+    return f"{os.cpu_count()} cores, {model}, {avx}"
 
-    det = EmotionDetector(load_model(model_path or DEFAULT_MODEL))
-    for _ in range(10):
-        draw_results(frame, det(frame))  # warm-up
-    gray = to_gray(frame)
-    boxes = det.face_detector.detect(gray)
-    results = det(frame)
-    stages = {
-        "grey + face detection": _median_ms(lambda: det.face_detector.detect(to_gray(frame)), n),
-        "crop + classification": _median_ms(lambda: det.classify(crop_faces(gray, boxes)), n),
-        "drawing": _median_ms(lambda: draw_results(frame, results), n),
-    }
-    frame_ms = _median_ms(lambda: draw_results(frame, det(frame)), n)
-    return {"frame_ms_median": frame_ms, "fps": 1000 / frame_ms, "stages": stages, "faces": len(results),
-            "frames": n, "hardware": f"{_os.cpu_count()} CPU cores"}
+
+def time_pipeline(frame: np.ndarray, n: int = 200, model_path=None, fast: bool = True) -> dict:
+    """Median milliseconds per stage and per whole frame (detect + classify + draw), for the video
+    path (`EmotionDetector.for_video`: tracking, one view, smoothing; what the live demos run) and the
+    photo path (full detection, 4 test-time views)."""
+    from .models import load_inference_model
+
+    model = load_inference_model(model_path or DEFAULT_MODEL, fast=fast)
+    report = {"model": type(model).__name__, "frames": n, "hardware": cpu_description()}
+    for name, det in (("video", EmotionDetector.for_video(model)), ("photo", EmotionDetector(model))):
+        for _ in range(10):
+            draw_results(frame, det(frame))  # warm-up
+        gray = to_gray(frame)
+        boxes = det.face_detector.detect(gray)
+        results = det(frame)
+        find = det.tracker or det.face_detector
+        stages = {
+            "grey + face detection" + (" (tracking)" if det.tracker else ""): _median_ms(lambda: find.detect(to_gray(frame)), n),
+            f"crop + classification ({4 if det.tta else 1} view{'s' if det.tta else ''})":
+                _median_ms(lambda: det.classify(crop_faces(gray, boxes)), n),
+            "drawing": _median_ms(lambda: draw_results(frame, results), n),
+        }
+        frame_ms = _median_ms(lambda: draw_results(frame, det(frame)), n)
+        report[name] = {"frame_ms_median": frame_ms, "fps": 1000 / frame_ms, "stages": stages, "faces": len(results)}
+    return report
 
 
 def time_peer_fer(frame: np.ndarray, n: int = 50) -> float | None:

@@ -19,17 +19,15 @@ import numpy as np
 import traitlets
 from ipywidgets import widget_serialization
 
-from .faces import EmotionDetector, FaceResult, ImageError, draw_results
+from .faces import EmotionDetector, FaceResult, ImageError, decode_image, draw_results
 
 _STATIC = Path(__file__).with_name("static")
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
-    """A BGR frame from JPEG (or PNG) bytes, with a clear error for anything else."""
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise ImageError(f"received {len(data)} bytes that are not a JPEG/PNG image")
-    return frame
+    """A BGR frame from JPEG (or PNG) bytes; an ImageError for empty, truncated, too large
+    (see `faces.max_image_pixels`) or unreadable bytes."""
+    return decode_image(bytes(data), f"the received frame ({len(data)} bytes)")
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
@@ -51,8 +49,10 @@ class LiveEmotionWidget(anywidget.AnyWidget):
     """Shows a media stream (a camera, a video) with every face's emotion, live.
 
     `stream`: an ipywebrtc MediaStream (`CameraStream`, `VideoStream.from_file`, ...).
-    `stats` (kernel side) counts frames, faces and milliseconds; `error` holds the browser's last
-    problem (no camera, permission denied) in words.
+    `stats` (kernel side) counts frames, faces, errors and milliseconds, in the kernel and in the
+    browser (capture + JPEG encoding, reported with each frame; `timing()` gives the means);
+    `jpeg_quality` sets the browser's JPEG quality; `error` holds the browser's last problem (no
+    camera, permission denied) in words.
     """
 
     _esm = _STATIC / "live_widget.js"
@@ -61,13 +61,14 @@ class LiveEmotionWidget(anywidget.AnyWidget):
     width = traitlets.Int(320).tag(sync=True)
     height = traitlets.Int(240).tag(sync=True)
     max_in_flight = traitlets.Int(2).tag(sync=True)
+    jpeg_quality = traitlets.Float(0.8).tag(sync=True)
     autostart = traitlets.Bool(True).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, detector: EmotionDetector, stream: ipywebrtc.MediaStream | None = None, **kwargs):
         super().__init__(stream=stream, **kwargs)
         self.detector = detector
-        self.stats = {"frames": 0, "faces": 0, "kernel_ms_total": 0.0, "errors": 0}
+        self.stats = {"frames": 0, "faces": 0, "kernel_ms_total": 0.0, "browser_ms_total": 0.0, "errors": 0}
         self.on_msg(self._on_frame)
 
     def __repr__(self) -> str:
@@ -79,16 +80,26 @@ class LiveEmotionWidget(anywidget.AnyWidget):
         start = time.perf_counter()
         try:
             jpeg, results = annotate_jpeg(self.detector, bytes(buffers[0]))
-        except ImageError as e:
+        except Exception as e:  # noqa: BLE001 - every failure must reach the browser, or its pump stalls
             self.stats["errors"] += 1
-            self.send({"type": "error", "message": str(e)})
+            message = str(e) if isinstance(e, ImageError) else \
+                f"the kernel failed on this frame: {type(e).__name__}: {e}"
+            self.send({"type": "error", "message": message})
             return
         ms = (time.perf_counter() - start) * 1000
         self.stats["frames"] += 1
         self.stats["faces"] += len(results)
         self.stats["kernel_ms_total"] += ms
+        self.stats["browser_ms_total"] += float(content.get("browser_ms") or 0.0)
         self.send({"type": "result", "faces": [r.to_json() for r in results], "kernel_ms": round(ms, 1),
                    "frames": self.stats["frames"], "faces_total": self.stats["faces"]}, buffers=[jpeg])
+
+    def timing(self) -> dict[str, float]:
+        """Mean milliseconds per annotated frame: in the browser (capture + JPEG encoding) and in the
+        kernel (decode, detect, classify, draw, encode): where the time goes."""
+        n = max(self.stats["frames"], 1)
+        return {"frames": self.stats["frames"], "browser_ms_mean": self.stats["browser_ms_total"] / n,
+                "kernel_ms_mean": self.stats["kernel_ms_total"] / n}
 
 
 def camera_stream(width: int = 320, height: int = 240) -> ipywebrtc.CameraStream:

@@ -123,6 +123,37 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
     return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
 
 
+def finished_epochs(run_dir: str | os.PathLike) -> int:
+    """How many epochs a finished run in `run_dir` ran: a history and no backup/ (Keras deletes it when
+    `fit` ends); 0 for a new or an interrupted run."""
+    run_dir = Path(run_dir)
+    if (run_dir / "backup").exists() or not (run_dir / "history.csv").exists():
+        return 0
+    return len(read_history(run_dir / "history.csv").get("epoch", []))
+
+
+def check_run_dir(run_dir: str | os.PathLike) -> None:
+    """A ValueError if `run_dir` holds a finished run: training there again would append a second run's
+    epochs to its history and replace its checkpoint."""
+    epochs = finished_epochs(run_dir)
+    if epochs:
+        raise ValueError(
+            f"{run_dir} holds a finished run ({epochs} epochs; its best model is {best_checkpoint(run_dir)}). "
+            f"Training there again would mix two runs: give a new run folder (--run-dir on the command line), "
+            f"or delete {run_dir} to start over. (Rerunning the same command resumes only an interrupted run.)")
+
+
+def best_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """The run's best model on the validation data: best_ema.keras where the weight average (ema)
+    scored higher than any plain epoch, else best.keras."""
+    run_dir = Path(run_dir)
+    history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").exists() else {}
+    if (run_dir / "best_ema.keras").exists() and \
+            max(history.get("val_ema_accuracy", [0.0])) > max(history.get("val_accuracy", [0.0])):
+        return run_dir / "best_ema.keras"
+    return run_dir / "best.keras"
+
+
 def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.PathLike, epochs: int,
           batch_size: int = 128, peak_lr: float = 3e-3, weight_decay: float = 0.05,
           label_smoothing: float = 0.1, class_weight_power: float = 0.0, erasing: float = 0.25,
@@ -138,10 +169,12 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     Keras' `fit`. `init_weights` starts from a trained model's weights (a warm restart: a new
     warm-up + cosine cycle). With `ema_momentum`, a `WeightAverage` of the weights is also scored
     every epoch and kept in best_ema.keras. Returns the best model on the validation data (of
-    the plain and the averaged checkpoints).
+    the plain and the averaged checkpoints). A `run_dir` that holds a finished run is refused
+    (see `check_run_dir`).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    check_run_dir(run_dir)
     keras.utils.set_random_seed(seed)
     augment = build_augmentation(seed, erasing)
     train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed)
@@ -176,11 +209,7 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     cw = class_weights(train_split.labels, class_weight_power) if class_weight_power else None
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, class_weight=cw, shuffle=False,
               verbose=verbose)
-    best = run_dir / "best.keras"
-    history = read_history(history_csv)
-    if ema_momentum and max(history.get("val_ema_accuracy", [0.0])) > max(history.get("val_accuracy", [0.0])):
-        best = run_dir / "best_ema.keras"
-    return keras.models.load_model(best, compile=False)  # no optimizer state: a smaller file to ship
+    return keras.models.load_model(best_checkpoint(run_dir), compile=False)  # no optimizer state: a smaller file to ship
 
 
 def save_json(obj: dict, path: str | os.PathLike) -> None:

@@ -73,6 +73,7 @@ def plot_learning_curves(history: dict[str, list[float]], title: str = "") -> pl
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], label=f"validation {key} (PublicTest)")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs only
         ax.set_ylabel(key)
         ax.legend(fontsize=8)
     if title:
@@ -95,3 +96,26 @@ def plot_confusion_matrix(cm: np.ndarray, normalize: bool = True) -> plt.Figure:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     return fig
+
+
+def show_source(obj) -> "IPython.display.Markdown":
+    """The source code of a function or class from the package, to display in a notebook the first
+    time it is used (as d2l does): what is taught is the code that runs."""
+    import inspect
+
+    from IPython.display import Markdown
+
+    return Markdown(f"`{obj.__module__}.{obj.__qualname__}`:\n```python\n{inspect.getsource(obj).rstrip()}\n```")
+
+
+def summary_text(model) -> str:
+    """A plain-text `model.summary()`: one line per layer (name, type, output shape, weights) and the
+    totals, without the terminal colour codes and box drawing that Keras 3 stores in notebooks."""
+    count = lambda weights: int(sum(np.prod(w.shape) for w in weights))  # noqa: E731
+    lines = [f'Model "{model.name}"', f"{'layer (type)':<36}{'output shape':<22}{'weights':>10}"]
+    for layer in model.layers:
+        lines.append(f"{f'{layer.name} ({type(layer).__name__})':<36}{str(tuple(layer.output.shape)):<22}"
+                     f"{count(layer.weights):>10,}")
+    total, trainable = count(model.weights), count(model.trainable_weights)
+    lines.append(f"total {total:,} weights, {trainable:,} of them trainable")
+    return "\n".join(lines)

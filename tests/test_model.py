@@ -113,6 +113,8 @@ def test_train_and_evaluate_commands(tmp_path, run_cli):
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "n"} <= set(metrics)
+    assert {"dedup_accuracy", "dedup_macro_f1", "n_dedup", "n_duplicates"} <= set(metrics)
+    assert metrics["n_dedup"] + metrics["n_duplicates"] == metrics["n"]
     assert metrics["n"] == 49 and metrics == card["metrics"]["PrivateTest"]
 
     r = run_cli("evaluate", "--model", str(out), "--data", str(SAMPLE_PATH), "--split", "PublicTest", "--write-card")

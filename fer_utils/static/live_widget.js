@@ -38,7 +38,7 @@ async function render({ model, el }) {
   canvas.width = model.get("width"); canvas.height = model.get("height");
   const ctx = canvas.getContext("2d");
 
-  let running = false, inFlight = 0, received = 0, lastUrl = null, faces = 0, freshFrame = false;
+  let running = false, inFlight = 0, received = 0, lastUrl = null, faces = 0, freshFrame = false, browserMs = 0;
   const arrivals = [];
 
   function showError(message) {
@@ -56,12 +56,16 @@ async function render({ model, el }) {
   function sendFrame() {
     if (!running || !freshFrame || inFlight >= model.get("max_in_flight") || video.readyState < 2) return;
     freshFrame = false;  // never send the same video frame twice
+    const t0 = performance.now();
     ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
     inFlight++;
     canvas.toBlob((blob) => {
       if (!blob) { inFlight--; return; }
-      blob.arrayBuffer().then((buf) => model.send({ type: "frame" }, undefined, [buf]));
-    }, "image/jpeg", 0.8);
+      blob.arrayBuffer().then((buf) => {
+        browserMs = performance.now() - t0;  // capture + JPEG encoding, in the browser
+        model.send({ type: "frame", browser_ms: browserMs }, undefined, [buf]);
+      });
+    }, "image/jpeg", model.get("jpeg_quality"));
   }
 
   function loop() {
@@ -109,9 +113,10 @@ async function render({ model, el }) {
       bars.querySelector(`[data-e="${e}"]`).style.width = `${Math.round(p * 150)}px`;
       bars.querySelector(`[data-p="${e}"]`).textContent = first ? `${Math.round(p * 100)}%` : "";
     }
-    Object.assign(stats.dataset, { received, fps: fps.toFixed(1), faces, kernelFrames: msg.frames });
+    Object.assign(stats.dataset, { received, fps: fps.toFixed(1), faces, kernelFrames: msg.frames,
+      browserMs: browserMs.toFixed(1), kernelMs: msg.kernel_ms });
     stats.textContent = `${received} annotated frames, ${fps.toFixed(1)} frames/s, ` +
-      `${msg.faces.length} face(s) now, kernel ${msg.kernel_ms} ms/frame` +
+      `${msg.faces.length} face(s) now; per frame: browser ${browserMs.toFixed(1)} ms, kernel ${msg.kernel_ms} ms` +
       (first ? `: ${first.emotion}` : "");
     sendFrame();
   });

@@ -1,0 +1,83 @@
+"""Video mode: does one view per frame plus smoothing over frames lose accuracy against the 4
+test-time views per frame? Each PublicTest face is played as a short clip of a still face seen by a
+camera (small random shifts, zooms, rotations, lighting changes and sensor noise per frame, as the
+detector's box and the light wobble in a real video), and every frame's prediction is scored.
+
+    python benchmarks/video_mode_choice.py --data PATH/TO/fer2013.csv.gz [--frames 8] [--smoothing 0.5]
+
+Prints the table and writes benchmarks/results/video_mode_choice.json. PublicTest only: it makes
+a choice, so it must not look at PrivateTest.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_utils.data import load_fer2013
+from fer_utils.faces import DEFAULT_MODEL, cpu_description
+from fer_utils.models import load_inference_model, predict_proba
+
+RESULTS = Path(__file__).with_name("results") / "video_mode_choice.json"
+
+
+def camera_clip(face: np.ndarray, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_frames, 48, 48) uint8: one still face as a camera would deliver it frame after frame."""
+    h, w = face.shape
+    frames = []
+    for _ in range(n_frames):
+        angle, scale = rng.uniform(-3, 3), rng.uniform(0.97, 1.03)
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+        m[:, 2] += rng.uniform(-2, 2, size=2)
+        f = cv2.warpAffine(face.astype(np.float32), m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        f = f * rng.uniform(0.92, 1.08) + rng.uniform(-8, 8) + rng.normal(0, 3, f.shape)
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return np.stack(frames)
+
+
+def smoothed(probs: np.ndarray, smoothing: float) -> np.ndarray:
+    """The exponential moving average EmotionDetector keeps over frames: probs (frames, N, 7)."""
+    out, state = np.empty_like(probs), probs[0]
+    for t, p in enumerate(probs):
+        state = p if t == 0 else smoothing * state + (1 - smoothing) * p
+        out[t] = state
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", help="FER-2013 CSV or image folder (default: FER2013_PATH)")
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--smoothing", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    split = load_fer2013(args.data)["PublicTest"]
+    model = load_inference_model(args.model)
+    rng = np.random.default_rng(args.seed)
+    clips = np.stack([camera_clip(f, args.frames, rng) for f in split.images], axis=1)  # (frames, N, 48, 48)
+    rows = {}
+    for views in (1, 4):
+        probs = np.stack([predict_proba(model, c, tta=views == 4) for c in clips])
+        for s in (0.0, args.smoothing):
+            acc = (smoothed(probs, s).argmax(-1) == split.labels[None]).mean(axis=1)
+            rows[f"{views} view{'s' if views > 1 else ''}, smoothing {s}"] = {
+                "views": views, "smoothing": s, "accuracy_all_frames": float(acc.mean()),
+                "accuracy_last_frame": float(acc[-1]), "forward_passes_per_face": views}
+    report = {"split": "PublicTest", "faces": len(split), "frames_per_clip": args.frames, "model": args.model,
+              "runtime": type(model).__name__, "cpu": cpu_description(), "results": rows}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"PublicTest, {len(split)} faces as {args.frames}-frame clips; CPU: {report['cpu']}")
+    print(f"{'inference':<28}{'all frames':>12}{'last frame':>12}")
+    for name, r in rows.items():
+        print(f"{name:<28}{r['accuracy_all_frames']:>12.4f}{r['accuracy_last_frame']:>12.4f}")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

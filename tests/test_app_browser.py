@@ -1,0 +1,139 @@
+"""End to end: the Streamlit app served on localhost (`streamlit run app/streamlit_app.py`), driven by
+headless Chromium. A photo upload comes back annotated; on the live page, Chromium's fake camera plays
+the bundled face clip over WebRTC and annotated frames come back. Reports the server's cold start and
+the live frame rate. Needs Debian's `chromium` and the `playwright` package; skipped, with the reason,
+without them. With FER_SCREENSHOT_DIR set, saves screenshots of both pages there (docs/ for the README)."""
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from fer_utils.data import PROJECT_ROOT
+from test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, pytestmark, sync_playwright, write_y4m  # noqa: F401
+
+GRACE = PROJECT_ROOT / "data" / "images" / "grace_hopper.jpg"
+FRAMES_TEXT = re.compile(r"Annotated frames: (\d+)")
+
+
+def small_png(path: Path, max_width: int = 960, colors: int = 96) -> None:
+    """Shrink a screenshot for the docs: at most `max_width` pixels wide, a palette of `colors`."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        scale = min(1.0, max_width / image.width)
+        small = image.convert("RGB").resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+    small.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+@pytest.fixture
+def streamlit_app(tmp_path):
+    port = free_port()
+    log = open(tmp_path / "streamlit.log", "w")
+    start = time.monotonic()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.headless=true",
+         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
+        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FER_WEBRTC_ICE": "local"})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("the Streamlit server did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+    if server.poll() is not None:
+        pytest.fail(f"the Streamlit server exited with {server.returncode}: "
+                    + (tmp_path / "streamlit.log").read_text()[-2000:])
+    yield url, time.monotonic() - start, tmp_path / "streamlit.log"
+    server.terminate()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    assert server.returncode in (0, -15), f"the server died ({server.returncode}): " + \
+        (tmp_path / "streamlit.log").read_text()[-2000:]
+
+
+def annotated_frames(page) -> int:
+    """The live page's count of frames annotated by the server (0 before the first; the largest shown,
+    since a rerunning fragment can show its previous text for a moment)."""
+    return max((int(n) for n in FRAMES_TEXT.findall(page.locator("[data-testid='stMain']").first.inner_text())),
+               default=0)
+
+
+def video_frames(video) -> int:
+    """Frames the page's <video> (the annotated stream coming back from the server) has decoded so far."""
+    return video.evaluate("v => v.getVideoPlaybackQuality().totalVideoFrames")
+
+
+def test_app_in_chromium_photo_and_live_camera(streamlit_app, tmp_path, capsys):
+    url, server_start_s, log = streamlit_app
+    shots = Path(os.environ["FER_SCREENSHOT_DIR"]) if os.environ.get("FER_SCREENSHOT_DIR") else None
+    y4m = write_y4m(PROJECT_ROOT / "data" / "images" / "demo_faces.mp4", tmp_path / "camera.y4m")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={y4m}"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+
+        # photos: upload, then the annotated image, one table row and the download button
+        page.goto(url)
+        page.get_by_text("Emotions in photos").wait_for()
+        t = time.monotonic()
+        page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(GRACE))
+        page.get_by_text("1 face(s)").wait_for(timeout=180_000)
+        first_result_s = time.monotonic() - t
+        page.get_by_role("button", name="Download the annotated image").wait_for()
+        assert page.locator("[data-testid='stImage'] img").count() >= 1
+        assert page.locator("[data-testid='stAlertContentError']").count() == 0
+        if shots:
+            page.screenshot(path=str(shots / "app_photos.png"), full_page=False)
+            small_png(shots / "app_photos.png")
+
+        # live: START inside the component's iframe, then count the frames the server annotates
+        page.goto(f"{url}/live")
+        page.get_by_text("Live camera").first.wait_for()
+        webrtc = page.frame_locator("iframe[title*='streamlit_webrtc']")
+        webrtc.get_by_role("button", name="START").click()
+        t = time.monotonic()
+        while annotated_frames(page) < 10:
+            if page.get_by_text("No video reached the server").count():
+                browser.close()
+                pytest.skip("WebRTC could not connect Chromium and the server on localhost on this machine")
+            if time.monotonic() - t > 180:
+                pytest.fail("timed out after 180 s waiting for 10 annotated frames; server log: "
+                            + log.read_text()[-2000:])
+            time.sleep(0.5)
+        first_frames_s = time.monotonic() - t
+        video = webrtc.locator("video").first
+        first, t0 = video_frames(video), time.monotonic()
+        time.sleep(10)
+        last, t1 = video_frames(video), time.monotonic()
+        playing = video.evaluate("v => v.videoWidth > 0 && !v.paused && v.readyState >= 2")
+        annotated = annotated_frames(page)
+        status = page.get_by_text(FRAMES_TEXT).last.inner_text()
+        if shots:
+            time.sleep(1)
+            page.screenshot(path=str(shots / "app_live.png"), full_page=False)
+            small_png(shots / "app_live.png")
+        webrtc.get_by_role("button", name="STOP").click()
+        browser.close()
+    fps = (last - first) / (t1 - t0)
+    with capsys.disabled():
+        print(f"\napp browser test: server up in {server_start_s:.1f} s; first photo result {first_result_s:.1f} s "
+              f"after upload (model load included); live: 10 frames annotated {first_frames_s:.1f} s after START, "
+              f"then {fps:.1f} annotated frames/s shown by the page's video over {t1 - t0:.0f} s; server: {status}")
+    assert playing, "the annotated video is not playing in the page"
+    assert last > first, "annotated frames stopped coming back"
+    assert annotated >= 10 and int(re.search(r"faces: (\d+)", status)[1]) > 0
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
