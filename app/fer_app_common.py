@@ -2,11 +2,16 @@
 sidebar (model card, settings, responsible use) and how one photo is shown."""
 import streamlit_webrtc  # noqa: F401  # first, always: pylibsrtp (aiortc) segfaults when imported after TensorFlow
 
+import importlib.util
+import sys
 import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+
+if importlib.util.find_spec("fer_utils") is None:  # deployed from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_utils.data import EMOTIONS
 from fer_utils.faces import EmotionDetector, ImageError

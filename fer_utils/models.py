@@ -163,17 +163,13 @@ class TFLiteModel:
     """A converted model run by the LiteRT interpreter (XNNPACK): the fast inference path.
 
     Called like a Keras model on a float32 batch (N, H, W, 1) of 0-255 pixels, it returns the
-    class probabilities (N, 7) as a NumPy array. `ai_edge_litert` runs it where it is installed,
-    else TensorFlow's own `tf.lite.Interpreter` (the same runtime, deprecated in TensorFlow 2.21).
+    class probabilities (N, 7) as a NumPy array. The runtime is the `ai-edge-litert` package
+    (TensorFlow's own `tf.lite.Interpreter` is deprecated since 2.21 and points to it).
     """
 
     def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:  # no wheel for this platform: TensorFlow's copy of the runtime
-            import tensorflow as tf
+        from ai_edge_litert.interpreter import Interpreter
 
-            Interpreter = tf.lite.Interpreter
         self.path = Path(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -225,11 +221,15 @@ def load_inference_model(path: str | os.PathLike, fast: bool = True):
     one warning that says why and how to rebuild the fast file. `fast=False` always gives Keras."""
     if fast:
         problem = fast_model_problem(path) if Path(path).is_file() else None
-        if problem is None and Path(path).is_file():
-            return TFLiteModel(Path(path).with_suffix(FAST_SUFFIX))
         if problem:
-            warnings.warn(f"using the slower Keras model: {problem}. Rebuild it with "
-                          f"`python -m fer_utils export --model {path}`.", stacklevel=2)
+            problem += f"; rebuild it with `python -m fer_utils export --model {path}`"
+        elif Path(path).is_file():
+            try:
+                return TFLiteModel(Path(path).with_suffix(FAST_SUFFIX))
+            except ImportError:
+                problem = "the LiteRT runtime is not installed: pip install ai-edge-litert==2.3.0"
+        if problem:
+            warnings.warn(f"using the slower Keras model: {problem}.", stacklevel=2)
     return load_model(path)
 
 

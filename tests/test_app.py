@@ -161,3 +161,13 @@ def test_the_app_process_loads_the_model_after_its_imports_without_crashing():
             "import pylibsrtp; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_the_deployment_requirements_pin_what_pyproject_pins():
+    import tomllib
+
+    pinned = dict(d.split("==") for d in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    lines = [line.split("#")[0].strip() for line in (PROJECT_ROOT / "app" / "requirements.txt").read_text().splitlines()]
+    deployed = dict(line.split("==") for line in lines if line)
+    assert deployed and all(pinned.get(name) == version for name, version in deployed.items()), deployed
+    assert {"streamlit", "streamlit-webrtc", "tensorflow-cpu", "opencv-python-headless"} <= set(deployed)

@@ -55,13 +55,14 @@ def streamlit_app(tmp_path):
         pytest.fail(f"the Streamlit server exited with {server.returncode}: "
                     + (tmp_path / "streamlit.log").read_text()[-2000:])
     yield url, time.monotonic() - start, tmp_path / "streamlit.log"
+    if server.poll() is not None:
+        pytest.fail(f"the server died ({server.returncode}): " + (tmp_path / "streamlit.log").read_text()[-2000:])
     server.terminate()
     try:
-        server.wait(20)
+        server.wait(30)
     except subprocess.TimeoutExpired:
         server.kill()
-    assert server.returncode in (0, -15), f"the server died ({server.returncode}): " + \
-        (tmp_path / "streamlit.log").read_text()[-2000:]
+        server.wait()
 
 
 def annotated_frames(page) -> int:
@@ -84,7 +85,7 @@ def test_app_in_chromium_photo_and_live_camera(streamlit_app, tmp_path, capsys):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={y4m}"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(180_000)  # a loaded 2-core machine is slow
 
         # photos: upload, then the annotated image, one table row and the download button
         page.goto(url)

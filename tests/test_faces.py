@@ -109,11 +109,13 @@ def test_live_widget_kernel_side(detector, hopper):
     widget = LiveEmotionWidget(detector)
     sent = []
     widget.send = lambda content, buffers=None: sent.append((content, buffers))
-    widget._on_frame(widget, {"type": "frame"}, [memoryview(encode_jpeg(small))])
-    widget._on_frame(widget, {"type": "frame"}, [b"junk"])
+    widget._on_frame(widget, {"type": "frame", "browser_ms": 6.0}, [memoryview(encode_jpeg(small))])
+    widget._on_frame(widget, {"type": "frame", "browser_ms": 4.0}, [b"junk"])
     assert sent[0][0]["type"] == "result" and len(sent[0][0]["faces"]) == 1 and len(sent[0][1]) == 1
     assert sent[1][0]["type"] == "error"
     assert widget.stats["frames"] == 1 and widget.stats["faces"] == 1 and widget.stats["errors"] == 1
+    timing = widget.timing()  # where the time goes: the browser's side and the kernel's, per annotated frame
+    assert timing["browser_ms_mean"] == 6.0 and timing["kernel_ms_mean"] > 0
 
 
 def test_predict_command_on_photos_video_and_junk(tmp_path, run_cli):
@@ -135,5 +137,8 @@ def test_bench_command_json(run_cli):
     r = run_cli("bench", "--frames", "5", "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
-    assert {"frame_ms_median", "fps", "stages", "peer_fer_ms_median"} <= set(report)
-    assert report["faces"] == 1 and report["frame_ms_median"] > 0
+    assert {"video", "photo", "hardware", "peer_fer_ms_median", "speedup_vs_fer"} <= set(report)
+    assert "AVX-512" in report["hardware"] and report["model"] == "TFLiteModel"  # the fast path, with the CPU named
+    for path in ("video", "photo"):
+        assert report[path]["faces"] == 1 and report[path]["frame_ms_median"] > 0
+    assert any("tracking" in stage for stage in report["video"]["stages"])

@@ -104,7 +104,7 @@ def test_a_face_entering_the_frame_is_found_within_full_every_frames():
 def test_video_detector_tracks_and_smooths(exported):
     _, path = exported
     det = EmotionDetector.for_video(path)
-    assert isinstance(det.model, TFLiteModel) and det.tracker is not None and not det.tta
+    assert isinstance(det.model, TFLiteModel) and det.tracker is not None and det.tta == "cycle"
     results = [det(f) for f in clip_frames()[:12]]
     assert sum(bool(r) for r in results) >= 11
     det.reset()
