@@ -28,7 +28,8 @@ RESTART_COMMAND = ("python -m fer_utils train --data PATH/TO/fer2013.csv.gz --ou
 NO_TIME = "not measured this session: the 2 CPU cores had time for one training run (the warm restart)"
 NOT_MEASURED = [
     {"lever": "class-balanced loss / re-weighting for disgust and fear",
-     "how": "python -m fer_utils train ... with loss weights from fer_utils.training.class_weights", "reason": NO_TIME},
+     "how": "fer_utils.training.train(..., class_weight_power=0.5): loss weights (1/frequency)**power; "
+            "not an option of the train command yet", "reason": NO_TIME},
     {"lever": "mixup or CutMix", "how": "mix pairs of faces and their targets in the training batches",
      "reason": NO_TIME},
     {"lever": "FER+ soft labels (auxiliary target or label cleaning)",

@@ -1,4 +1,4 @@
-"""Command line: `python -m fer_utils data summary | train | evaluate | predict | bench` (see --help)."""
+"""Command line: `python -m fer_utils data summary | train | evaluate | predict | bench | live` (see --help)."""
 from __future__ import annotations
 
 import argparse

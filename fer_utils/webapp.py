@@ -5,7 +5,7 @@ it does with an image or a video frame is a function here:
 
     image = decode_upload(data, "photo.jpg")          # bytes in memory -> BGR array, size checked
     annotated, faces = annotate_photo(detector, image, min_face=40)
-    annotator = LiveAnnotator(EmotionDetector.for_video(model))   # webrtc_streamer's frame callback
+    annotator = LiveAnnotator(EmotionDetector.for_video())       # webrtc_streamer's frame callback
 
 Settings (environment variables; on Streamlit Community Cloud, top-level secrets become environment
 variables): `FER_MAX_IMAGE_PIXELS` (largest image decoded, in pixels; see `faces.max_image_pixels`) and

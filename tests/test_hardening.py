@@ -1,7 +1,6 @@
 """Bad input, as a new user meets it: every case gets a one-line error that names the problem and the fix,
 no traceback, and the other inputs of the same call are still processed (issue 9). Every broken input
 is built here."""
-import csv
 import gzip
 import json
 import struct
