@@ -49,8 +49,8 @@ def sidebar() -> None:
             left.metric(f"{card['split']} accuracy", f"{card['accuracy']:.3f}")
             right.metric("macro-F1", f"{card['macro_f1']:.3f}")
             st.caption(f"{card['model']}, {card['params']:,} parameters, on {card['faces']:,} FER-2013 "
-                       f"{card['split']} faces never used in training. Inference: {card['inference']}. "
-                       f"Measured with `{card['command']}`.")
+                       f"{card['split']} faces never used in training. Inference: {card['inference']}."
+                       + (f" Measured with `{card['command']}`." if card["command"] else ""))
         st.header("Settings")
         st.slider("Minimum face size (pixels)", 20, 200, 40, 5, key="min_face",
                   help="Faces narrower than this are ignored: raise it to skip small background faces, "

@@ -149,7 +149,12 @@ def cmd_train(args) -> int:
                     for s in ("PublicTest", "PrivateTest") if s in data.splits},
     }
     save_json(card, out.with_suffix(".json"))
-    export_fast_model(model, out)  # NAME.tflite, tied to NAME.keras by hashes in the card
+    try:
+        export_fast_model(model, out)  # NAME.tflite, tied to NAME.keras by hashes in the card
+    except Exception as e:  # noqa: BLE001 - the trained model is safe; only the fast copy is missing
+        print(f"warning: wrote {out}, but not its fast copy {out.with_suffix('.tflite').name} ({type(e).__name__}: "
+              f"{e}); inference will use the Keras model until `python -m fer_utils export --model {out}` works",
+              file=sys.stderr)
     for s, m in card["metrics"].items():
         print(f"{s}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} (n={m['n']})")
     print(f"wrote {out}, {out.with_suffix('.json')} in {minutes:.1f} min")
@@ -163,7 +168,7 @@ def cmd_evaluate(args) -> int:
     from .training import save_json
 
     model = load_inference_model(args.model, fast=not args.keras)
-    data = load_fer2013(args.data)
+    data = _load_data(args)
     metrics = evaluate_split(model, data[args.split], training=data.splits.get("Training"))
     print(json.dumps(metrics) if args.json else f"{args.model} on {args.split}\n" + format_report(metrics))
     if args.write_card:
@@ -396,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", help=data_help)
     e.add_argument("--split", default="PrivateTest", choices=SPLITS)
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--skip-corrupt", action="store_true", help=skip_help)
     e.add_argument("--keras", action="store_true",
                    help="run the Keras model instead of the fast TFLite one (to compare the two)")
     e.add_argument("--write-card", action="store_true",

@@ -79,6 +79,7 @@ class LiveEmotionWidget(anywidget.AnyWidget):
             return
         start = time.perf_counter()
         try:
+            browser_ms = float(content.get("browser_ms") or 0.0)
             jpeg, results = annotate_jpeg(self.detector, bytes(buffers[0]))
         except Exception as e:  # noqa: BLE001 - every failure must reach the browser, or its pump stalls
             self.stats["errors"] += 1
@@ -90,7 +91,7 @@ class LiveEmotionWidget(anywidget.AnyWidget):
         self.stats["frames"] += 1
         self.stats["faces"] += len(results)
         self.stats["kernel_ms_total"] += ms
-        self.stats["browser_ms_total"] += float(content.get("browser_ms") or 0.0)
+        self.stats["browser_ms_total"] += browser_ms
         self.send({"type": "result", "faces": [r.to_json() for r in results], "kernel_ms": round(ms, 1),
                    "frames": self.stats["frames"], "faces_total": self.stats["faces"]}, buffers=[jpeg])
 

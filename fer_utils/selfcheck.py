@@ -4,9 +4,9 @@ A question is plain data (`Choice` or `Number`); `check_answer(question, answer)
 function that grades an answer and returns `(ok, feedback)`: the explanation when right, the hint
 when wrong. `ask(question_id)` shows a question from `QUESTIONS` as an ipywidget (a choice or a
 number box, a Check button, the feedback below it) in JupyterLab. Where widgets cannot render
-(GitHub, nbconvert, a terminal), the same output carries a Markdown version (the question, with the
-answer in a collapsed <details> block) and a plain-text one; neither holds a memory address, so
-saved notebooks stay stable.
+(GitHub, a static export, a terminal), the same output carries HTML and Markdown versions (the
+question, with the answer in a collapsed <details> block) and a plain-text one (the question only);
+none holds a memory address, so saved notebooks stay stable.
 """
 from __future__ import annotations
 
@@ -113,6 +113,20 @@ def as_markdown(question: Question) -> str:
     return "\n".join(lines)
 
 
+def as_html(question: Question) -> str:
+    """The question as HTML, with the answer and explanation in a collapsed <details> block."""
+    esc = html.escape
+    parts = [f"<p><b>Self-check.</b> {esc(question.prompt)}</p>"]
+    if isinstance(question, Choice):
+        parts.append("<ul>" + "".join(f"<li>({chr(97 + k)}) {esc(o)}</li>" for k, o in enumerate(question.options))
+                     + "</ul>")
+        answer = f"({chr(97 + question.answer)}) {question.answer_text}"
+    else:
+        answer = question.answer_text + (f" (+-{question.tolerance:g})" if question.tolerance else "")
+    parts.append(f"<details><summary>Show the answer</summary><p>{esc(answer)}. {esc(question.explanation)}</p></details>")
+    return "".join(parts)
+
+
 class SelfCheck(widgets.VBox):
     """The widget for one question: an input, a Check button and the feedback line."""
 
@@ -141,6 +155,7 @@ class SelfCheck(widgets.VBox):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/plain"] = as_text(self.question)  # whole, and without a memory address
         bundle["text/markdown"] = as_markdown(self.question)
+        bundle["text/html"] = as_html(self.question)
         return bundle
 
 

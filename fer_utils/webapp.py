@@ -105,8 +105,9 @@ def ice_configuration(setting: str | None = None) -> dict | None:
 
 
 def model_card_summary(path: Path = MODEL_CARD, split: str = "PrivateTest") -> dict | None:
-    """The model card's headline figures on `split` (accuracy, macro-F1, faces) and how they were measured,
-    read from the card (never retyped); None when the card or the split is missing."""
+    """The model card's headline figures on `split` (accuracy, macro-F1, faces) and the command that
+    measured them where the card records it, read from the card (never retyped); None when the card or the
+    split is missing."""
     try:
         card = json.loads(Path(path).read_text())
         metrics = card["metrics"][split]
@@ -114,7 +115,8 @@ def model_card_summary(path: Path = MODEL_CARD, split: str = "PrivateTest") -> d
         return None
     return {"model": card.get("model", Path(path).stem), "split": split, "accuracy": metrics["accuracy"],
             "macro_f1": metrics["macro_f1"], "faces": metrics.get("n"), "params": card.get("params"),
-            "inference": card.get("inference", ""), "command": card.get("evaluation_command", card.get("command", ""))}
+            "inference": card.get("inference", ""), "command": next(
+                (c for c in (card.get("evaluation_command", ""), card.get("command", "")) if f"--split {split}" in c), "")}
 
 
 @dataclass

