@@ -120,9 +120,9 @@ def main() -> None:
     finished = Path(args.run_card).is_file()
     epochs_done = len(read_history(history_path)["epoch"]) if history_path.is_file() else 0
     training = {
-        "shipped": {"minutes": shipped_card.get("training_minutes_this_process"), "minutes_from": shipped.with_suffix(".json").name,
-                    "epochs": shipped_card.get("epochs_run"), "hardware": shipped_card.get("hardware"),
-                    "command": shipped_card.get("command")},
+        "shipped": {"minutes": shipped_card.get("training_minutes_this_process"),
+                    "minutes_from": shipped.with_suffix(".json").name, "epochs": shipped_card.get("epochs_run"),
+                    "hardware": shipped_card.get("hardware"), "command": shipped_card.get("command")},
         "restart": {"minutes": restart_minutes[0], "minutes_from": restart_minutes[1], "epochs": epochs_done,
                     "finished": finished, "hardware": cpu_description(), "command": RESTART_COMMAND,
                     "what": "warm restart from the shipped weights: 16 epochs, peak learning rate 1e-3, 1 warm-up "
@@ -146,7 +146,8 @@ def main() -> None:
         probs = (four_views["shipped"] + four_views[partner]) / 2
         rows.append({"name": f"ensemble: shipped + {partner}", "model": f"{shown(shipped)} + {shown(files[partner])}",
                      "views": 4, "run": "ensemble", "members": ["shipped", partner], **summary(split.labels, probs)})
-        print(f"{rows[-1]['name']:<18} 4 views: accuracy {rows[-1]['accuracy']:.4f}, macro-F1 {rows[-1]['macro_f1']:.4f}")
+        print(f"{rows[-1]['name']:<18} 4 views: accuracy {rows[-1]['accuracy']:.4f}, "
+              f"macro-F1 {rows[-1]['macro_f1']:.4f}")
 
     curve = weight_average_curve(read_history(history_path)) if history_path.is_file() else None
     if curve:

@@ -48,6 +48,12 @@ def smoothed(probs: np.ndarray, smoothing: float) -> np.ndarray:
     return out
 
 
+def window_mean(probs: np.ndarray, window: int = 4) -> np.ndarray:
+    """Each frame's probabilities averaged with those of up to `window - 1` frames before it: with
+    the views taken in turn, every frame then sees all 4 views (frames, N, 7)."""
+    return np.stack([probs[max(0, t - window + 1):t + 1].mean(axis=0) for t in range(len(probs))])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", help="FER-2013 CSV or image folder (default: FER2013_PATH)")
@@ -66,7 +72,8 @@ def main() -> None:
     per_view = per_view.reshape(4, *clips.shape[:2], -1)                            # (4, frames, N, 7)
     frame_index = np.arange(args.frames)
     ways = {"1 view": (per_view[0], 1), "4 views": (per_view.mean(axis=0), 4),
-            "1 view, cycling the 4": (per_view[frame_index % 4, frame_index], 1)}
+            "1 view, cycling the 4": (per_view[frame_index % 4, frame_index], 1),
+            "1 view, cycling, mean of last 4": (window_mean(per_view[frame_index % 4, frame_index]), 1)}
     rows = {}
     for name, (probs, passes) in ways.items():
         for s in (0.0, args.smoothing):

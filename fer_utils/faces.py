@@ -307,7 +307,8 @@ class EmotionDetector:
     `smoothing` in [0, 1) keeps an exponential moving average of each face's probabilities over
     frames (the same face matched by box overlap): 0 for photos, ~0.5 for video. `tta`: True averages
     the 4 test-time views (photos), False runs one view, "cycle" runs one of the 4 views per frame in
-    turn, so that smoothing averages them over frames at the cost of one (video). `tracking` N > 0
+    turn and averages each face over its last 4 frames, so every output has seen all 4 views at the
+    cost of one (video). `tracking` N > 0
     follows faces between full detections every N frames (video). `EmotionDetector.for_video()` sets
     all three for video and live frames.
     """
@@ -322,6 +323,7 @@ class EmotionDetector:
         self.tracker = FaceTracker(self.face_detector, full_every=tracking) if tracking else None
         self.smoothing, self.tta, self.channel_order = smoothing, tta, channel_order
         self._previous: list[FaceResult] = []
+        self._views_seen: list[np.ndarray] = []  # per face of the previous frame: its last raw probabilities
         self._frames = 0
         inference_fn(self.model)(np.zeros((4, *self.model.input_shape[1:]), np.float32))  # trace once, now
 
@@ -342,24 +344,34 @@ class EmotionDetector:
             return predict_proba(self.model, tta_views(x)[(self._frames - 1) % 4], tta=False)
         return predict_proba(self.model, faces, tta=bool(self.tta))
 
+    def _match(self, box) -> int | None:
+        """Index of the previous frame's face that overlaps `box` most (IoU > 0.3), or None."""
+        ious = [_iou(r.box, box) for r in self._previous]
+        best = int(np.argmax(ious)) if ious else 0
+        return best if ious and ious[best] > 0.3 else None
+
     def __call__(self, frame: np.ndarray) -> list[FaceResult]:
         gray = to_gray(frame, self.channel_order)
         boxes = (self.tracker or self.face_detector).detect(gray)
-        probs = self.classify(crop_faces(gray, boxes)) if len(boxes) else np.zeros((0, len(EMOTIONS)))
-        if self.smoothing and self._previous:
-            for k, box in enumerate(boxes):
-                match = max(self._previous, key=lambda r: _iou(r.box, box))
-                if _iou(match.box, box) > 0.3:
-                    prev = np.array([match.probabilities[e] for e in EMOTIONS])
-                    probs[k] = self.smoothing * prev + (1 - self.smoothing) * probs[k]
+        raw = self.classify(crop_faces(gray, boxes)) if len(boxes) else np.zeros((0, len(EMOTIONS)))
+        probs, views_seen = raw.copy(), []
+        for k, box in enumerate(boxes):
+            j = self._match(box)
+            # cycling views: average this face's last 4 frames, so every output has seen all 4 views
+            seen = raw[k:k + 1] if j is None or self.tta != "cycle" else np.vstack([self._views_seen[j][-3:], raw[k]])
+            views_seen.append(seen)
+            probs[k] = seen.mean(axis=0)
+            if self.smoothing and j is not None:
+                prev = np.array([self._previous[j].probabilities[e] for e in EMOTIONS])
+                probs[k] = self.smoothing * prev + (1 - self.smoothing) * probs[k]
         results = [FaceResult(tuple(int(v) for v in b), {e: float(p) for e, p in zip(EMOTIONS, row)})
                    for b, row in zip(boxes, probs)]
-        self._previous = results
+        self._previous, self._views_seen = results, views_seen
         return results
 
     def reset(self) -> None:
         """Forget the previous frame and the tracked faces (start of a new video)."""
-        self._previous = []
+        self._previous, self._views_seen = [], []
         if self.tracker:
             self.tracker.reset()
 

@@ -115,8 +115,9 @@ def model_card_summary(path: Path = MODEL_CARD, split: str = "PrivateTest") -> d
         return None
     return {"model": card.get("model", Path(path).stem), "split": split, "accuracy": metrics["accuracy"],
             "macro_f1": metrics["macro_f1"], "faces": metrics.get("n"), "params": card.get("params"),
-            "inference": card.get("inference", ""), "command": next(
-                (c for c in (card.get("evaluation_command", ""), card.get("command", "")) if f"--split {split}" in c), "")}
+            "inference": card.get("inference", ""),
+            "command": next((c for c in (card.get("evaluation_command", ""), card.get("command", ""))
+                             if f"--split {split}" in c), "")}
 
 
 @dataclass

@@ -63,7 +63,8 @@ def test_the_committed_sample_votes_belong_to_the_committed_sample_faces():
 
 
 def test_sample_votes_match_faces_by_pixels_and_label():
-    fer = [{"emotion": "3", "pixels": "1 2", "Usage": "Training"}, {"emotion": "4", "pixels": "1 2", "Usage": "Training"}]
+    fer = [{"emotion": "3", "pixels": "1 2", "Usage": "Training"},
+           {"emotion": "4", "pixels": "1 2", "Usage": "Training"}]
     plus = [{c: "0" for c in ferplus.FERPLUS_COLUMNS} | {"happiness": "10"},
             {c: "0" for c in ferplus.FERPLUS_COLUMNS} | {"sadness": "10"}]
     out = ferplus.sample_votes([{"emotion": "4", "pixels": "1 2", "Usage": "Training"}], fer, plus)
@@ -79,7 +80,8 @@ def test_epoch_seconds_are_read_from_a_keras_log():
 
 
 def test_weight_average_curve_finds_the_best_epoch_of_each():
-    curve = experiments.weight_average_curve({"val_accuracy": [0.60, 0.65, 0.64], "val_ema_accuracy": [0.66, 0.65, 0.67]})
+    curve = experiments.weight_average_curve({"val_accuracy": [0.60, 0.65, 0.64],
+                                              "val_ema_accuracy": [0.66, 0.65, 0.67]})
     assert (curve["best_plain"], curve["best_plain_epoch"]) == (0.65, 2)
     assert (curve["best_averaged"], curve["best_averaged_epoch"]) == (0.67, 3)
 

@@ -143,8 +143,10 @@ def third_party_imports(path: Path) -> list[str]:
     return [n for n in names if n not in sys.stdlib_module_names and n != "__future__"]
 
 
-@pytest.mark.parametrize("script", sorted((PROJECT_ROOT / "app").rglob("*.py")) + [Path(__file__).with_name("conftest.py")],
-                         ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+SCRIPTS = [*sorted((PROJECT_ROOT / "app").rglob("*.py")), Path(__file__).with_name("conftest.py")]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
 def test_streamlit_webrtc_is_imported_before_anything_that_can_import_tensorflow(script):
     """`import tensorflow` then `import pylibsrtp` (streamlit-webrtc's aiortc) kills the process with a
     segmentation fault; the other order works. Every app script starts with streamlit_webrtc, the tests'
@@ -157,7 +159,8 @@ def test_the_app_process_loads_the_model_after_its_imports_without_crashing():
     """In a fresh interpreter: the app's shared module (which imports streamlit_webrtc first), then the
     model (TensorFlow). A wrong import order ends this process with SIGSEGV instead of rc 0."""
     code = ("import sys; sys.path.insert(0, 'app'); import fer_app_common; "
-            "from fer_utils.faces import DEFAULT_MODEL; from fer_utils.models import load_model; load_model(DEFAULT_MODEL); "
+            "from fer_utils.faces import DEFAULT_MODEL; from fer_utils.models import load_model; "
+            "load_model(DEFAULT_MODEL); "
             "import pylibsrtp; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
@@ -166,10 +169,12 @@ def test_the_app_process_loads_the_model_after_its_imports_without_crashing():
 def test_the_deployment_requirements_pin_what_pyproject_pins():
     import tomllib
 
-    pinned = dict(d.split("==") for d in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
-    lines = [line.split("#")[0].strip() for line in (PROJECT_ROOT / "app" / "requirements.txt").read_text().splitlines()]
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    pinned = dict(d.split("==") for d in project["dependencies"])
+    text = (PROJECT_ROOT / "app" / "requirements.txt").read_text()
+    lines = [line.split("#")[0].strip() for line in text.splitlines()]
     deployed = dict(line.split("==") for line in lines if line)
-    assert {"streamlit", "streamlit-webrtc", "tensorflow-cpu", "keras", "numpy", "opencv-python-headless"} <= set(deployed)
-    assert all(pinned.get(name, version) == version for name, version in deployed.items()), deployed
-    assert all(pinned[name] == version for name, version in deployed.items() if name != "ai-edge-litert"), \
-        "every deployed package is pinned in pyproject.toml (ai-edge-litert: once the fast path's pin lands there)"
+    needed = {"streamlit", "streamlit-webrtc", "tensorflow-cpu", "keras", "numpy", "opencv-python-headless",
+              "ai-edge-litert"}
+    assert needed <= set(deployed), needed - set(deployed)
+    assert all(pinned.get(name) == version for name, version in deployed.items()), deployed

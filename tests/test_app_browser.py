@@ -138,7 +138,8 @@ def test_app_in_chromium_photo_and_live_camera(streamlit_app, tmp_path, capsys):
         print(f"\napp browser test: server up in {server_start_s:.1f} s; first photo result {first_result_s:.1f} s "
               f"after upload (model load included); live: 10 frames annotated {first_frames_s:.1f} s after START, "
               f"then {fps:.1f} annotated frames/s shown by the page's video over {t1 - t0:.0f} s; server: {status}; "
-              f"START retried {retries} time(s) after the server's 10 s set-up limit; load average {os.getloadavg()[0]:.1f}")
+              f"START retried {retries} time(s) after the server's 10 s set-up limit; "
+              f"load average {os.getloadavg()[0]:.1f}")
     assert playing, "the annotated video is not playing in the page"
     assert last > first, "annotated frames stopped coming back"
     assert annotated >= 10 and int(re.search(r"faces: (\d+)", status)[1]) > 0

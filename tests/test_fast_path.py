@@ -109,3 +109,14 @@ def test_video_detector_tracks_and_smooths(exported):
     assert sum(bool(r) for r in results) >= 11
     det.reset()
     assert len(det.tracker._boxes) == 0
+
+
+def test_cycling_views_average_to_the_four_view_answer_on_a_still_face(exported):
+    _, path = exported
+    frame = read_image(PROJECT_ROOT / "data" / "images" / "grace_hopper.jpg")
+    photo = EmotionDetector(path)(frame)[0].probabilities                 # the 4 views at once
+    video = EmotionDetector.for_video(path, smoothing=0.0, tracking=0)    # one view per frame, in turn
+    outputs = [video(frame)[0].probabilities for _ in range(6)]
+    for later in outputs[3:]:  # from the 4th frame on, every output has seen all 4 views
+        np.testing.assert_allclose([later[e] for e in photo], list(photo.values()), atol=1e-5)
+    assert outputs[0] != outputs[3]  # the first frames have seen fewer views
