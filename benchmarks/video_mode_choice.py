@@ -80,8 +80,9 @@ def main() -> None:
             acc = (smoothed(probs, s).argmax(-1) == split.labels[None]).mean(axis=1)
             rows[f"{name}, smoothing {s}"] = {"views": name, "smoothing": s, "accuracy_all_frames": float(acc.mean()),
                                               "accuracy_last_frame": float(acc[-1]), "forward_passes_per_face": passes}
-    report = {"split": "PublicTest", "faces": len(split), "frames_per_clip": args.frames, "model": args.model,
-              "runtime": type(model).__name__, "cpu": cpu_description(), "results": rows}
+    report = {"split": "PublicTest", "faces": len(split), "frames_per_clip": args.frames, "model": Path(args.model).name,
+              "runtime": type(model).__name__, "cpu": cpu_description(), "results": rows,
+              "command": "python benchmarks/video_mode_choice.py --data PATH/TO/fer2013.csv.gz"}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"PublicTest, {len(split)} faces as {args.frames}-frame clips; CPU: {report['cpu']}")

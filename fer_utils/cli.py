@@ -38,20 +38,12 @@ def cmd_data_summary(args) -> int:
 
 
 def _hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        for line in cpuinfo.splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        cpu += " (AVX-512)" if "avx512f" in cpuinfo else " (AVX2)" if "avx2" in cpuinfo else ""  # sets training speed
-    except OSError:
-        pass
     import tensorflow as tf
 
+    from .faces import cpu_description
+
     gpus = [g.name for g in tf.config.list_physical_devices("GPU")]
-    return f"{os.cpu_count()} x {cpu}" + (f"; GPUs: {', '.join(gpus)}" if gpus else "; no GPU")
+    return cpu_description() + (f"; GPUs: {', '.join(gpus)}" if gpus else "; no GPU")
 
 
 def _versions() -> dict[str, str]:

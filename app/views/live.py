@@ -47,7 +47,7 @@ elif not active:
     st.session_state.live_started_at = None
 
 
-@st.fragment(run_every=1.0 if active else None)
+@st.fragment(run_every=1.0)  # always: the component's state reaches the script only on its own reruns
 def live_status() -> None:
     """Frames annotated so far and the frame rate; a clear message when no frame arrives in time."""
     stats = annotator.stats()
