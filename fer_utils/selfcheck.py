@@ -275,7 +275,7 @@ QUESTIONS: dict[str, Question] = {
         "An ensemble of 3 networks, each with the 4 test-time views: how many forward passes per face?",
         answer=3 * 4,
         hint="every network sees every view.",
-        explanation="3 x 4 = 12 passes, 12 times a single pass: why the series distils an ensemble into one network."),
+        explanation="3 x 4 = 12 passes, 12 times a single pass: why an ensemble is usually distilled into one network before it ships."),
     "08.choose_on_validation": Choice(
         "You tried 10 training recipes. Which figure do you report as the chosen recipe's accuracy?",
         ("its best PrivateTest figure", "its PrivateTest figure, after choosing it on PublicTest",
