@@ -170,7 +170,7 @@ def test_the_deployment_requirements_pin_what_pyproject_pins():
     import tomllib
 
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    pinned = dict(d.split("==") for d in project["dependencies"])
+    pinned = dict(d.split(";")[0].split("==") for d in project["dependencies"])  # without environment markers
     text = (PROJECT_ROOT / "app" / "requirements.txt").read_text()
     lines = [line.split("#")[0].strip() for line in text.splitlines()]
     deployed = dict(line.split("==") for line in lines if line)
