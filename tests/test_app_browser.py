@@ -5,16 +5,15 @@ the live frame rate. Needs Debian's `chromium` and the `playwright` package; ski
 without them. With FER_SCREENSHOT_DIR set, saves screenshots of both pages there (docs/ for the README)."""
 import os
 import re
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from fer_utils.data import PROJECT_ROOT
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, pytestmark, sync_playwright, write_y4m  # noqa: F401
+from test_browser import (CHROMIUM, CHROMIUM_FLAGS, free_port, pytestmark, start_server,  # noqa: F401
+                          stop_server, sync_playwright, write_y4m)
 
 GRACE = PROJECT_ROOT / "data" / "images" / "grace_hopper.jpg"
 FRAMES_TEXT = re.compile(r"Annotated frames: (\d+)")
@@ -32,37 +31,18 @@ def small_png(path: Path, max_width: int = 960, colors: int = 96) -> None:
 
 @pytest.fixture
 def streamlit_app(tmp_path):
-    port = free_port()
-    log = open(tmp_path / "streamlit.log", "w")
+    port, log = free_port(), tmp_path / "streamlit.log"
+    url = f"http://127.0.0.1:{port}"
     start = time.monotonic()
-    server = subprocess.Popen(
+    server = start_server(
         [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.headless=true",
          "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
-        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FER_WEBRTC_ICE": "local"})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None:
-                break
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("the Streamlit server did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+        f"{url}/_stcore/health", log, "the Streamlit server", timeout=120,
+        cwd=PROJECT_ROOT, env={**os.environ, "FER_WEBRTC_ICE": "local"})
+    yield url, time.monotonic() - start, log
     if server.poll() is not None:
-        pytest.fail(f"the Streamlit server exited with {server.returncode}: "
-                    + (tmp_path / "streamlit.log").read_text()[-2000:])
-    yield url, time.monotonic() - start, tmp_path / "streamlit.log"
-    if server.poll() is not None:
-        pytest.fail(f"the server died ({server.returncode}): " + (tmp_path / "streamlit.log").read_text()[-2000:])
-    server.terminate()
-    try:
-        server.wait(30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+        pytest.fail(f"the server died ({server.returncode}): " + log.read_text()[-2000:])
+    stop_server(server)
 
 
 def annotated_frames(page) -> int:

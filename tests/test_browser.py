@@ -65,31 +65,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def jupyterlab(tmp_path):
-    port, token = free_port(), uuid.uuid4().hex
-    log = open(tmp_path / "jupyterlab.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--allow-root",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={PROJECT_ROOT}",
-         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--LabServerApp.workspaces_dir=" + str(tmp_path)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FER_QUICK": "1"})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
+def start_server(cmd: list[str], health_url: str, log_path: Path, what: str, timeout: float = 60,
+                 **popen_kwargs) -> subprocess.Popen:
+    """Start a local server and wait until `health_url` answers; fail the test with the end of its log if
+    it exits or does not answer within `timeout` seconds."""
+    log = open(log_path, "w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, **popen_kwargs)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and server.poll() is None:
         try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-            break
+            urllib.request.urlopen(health_url, timeout=2)
+            return server
         except OSError:
             time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("JupyterLab did not start: " + (tmp_path / "jupyterlab.log").read_text()[-2000:])
-    yield url, token
+    server.kill()
+    pytest.fail(f"{what} did not start (exit code {server.poll()}): " + log_path.read_text()[-2000:])
+
+
+def stop_server(server: subprocess.Popen) -> None:
     server.terminate()
     try:
         server.wait(20)
     except subprocess.TimeoutExpired:
         server.kill()
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    port, token = free_port(), uuid.uuid4().hex
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--allow-root",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={PROJECT_ROOT}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--LabServerApp.workspaces_dir=" + str(tmp_path)],
+        f"{url}/api/status?token={token}", tmp_path / "jupyterlab.log", "JupyterLab",
+        env={**os.environ, "FER_QUICK": "1"})
+    yield url, token
+    stop_server(server)
 
 
 def test_live_notebook_in_jupyterlab_with_a_fake_camera(jupyterlab, tmp_path, capsys):
