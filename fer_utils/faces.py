@@ -412,7 +412,8 @@ def benchmark_frame() -> np.ndarray:
     return frame
 
 
-def _median_ms(fn, n: int) -> float:
+def median_ms(fn, n: int) -> float:
+    """Median wall-clock milliseconds of `n` calls of `fn()`."""
     import time
 
     times = []
@@ -456,12 +457,12 @@ def time_pipeline(frame: np.ndarray, n: int = 200, model_path=None, fast: bool =
         results = det(frame)
         find = det.tracker or det.face_detector
         stages = {
-            "grey + face detection" + (" (tracking)" if det.tracker else ""): _median_ms(lambda: find.detect(to_gray(frame)), n),
+            "grey + face detection" + (" (tracking)" if det.tracker else ""): median_ms(lambda: find.detect(to_gray(frame)), n),
             f"crop + classification ({'1 view, cycling' if det.tta == 'cycle' else '4 views' if det.tta else '1 view'})":
-                _median_ms(lambda: det.classify(crop_faces(gray, boxes)), n),
-            "drawing": _median_ms(lambda: draw_results(frame, results), n),
+                median_ms(lambda: det.classify(crop_faces(gray, boxes)), n),
+            "drawing": median_ms(lambda: draw_results(frame, results), n),
         }
-        frame_ms = _median_ms(lambda: draw_results(frame, det(frame)), n)
+        frame_ms = median_ms(lambda: draw_results(frame, det(frame)), n)
         report[name] = {"frame_ms_median": frame_ms, "fps": 1000 / frame_ms, "stages": stages, "faces": len(results)}
     return report
 
@@ -485,4 +486,4 @@ def time_peer_fer(frame: np.ndarray, n: int = 50) -> float | None:
         peer = FER()
         for _ in range(5):
             peer.detect_emotions(frame)
-    return _median_ms(lambda: peer.detect_emotions(frame), n)
+    return median_ms(lambda: peer.detect_emotions(frame), n)

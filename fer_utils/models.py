@@ -254,7 +254,6 @@ def tta_views(x, zoom: float = 1.1):
     """The four test-time views of a batch (N, H, W, 1): as is, mirrored, a central crop zoomed by
     `zoom` (10% closer), and that crop mirrored. Chosen on PublicTest (see notebook 04)."""
     import cv2
-    import numpy as np
 
     h, w = x.shape[1:3]
     ch, cw = int(round(h / zoom)), int(round(w / zoom))
@@ -271,7 +270,6 @@ def predict_proba(model: keras.Model, faces, tta: bool = True, batch_size: int =
     is the mean over `tta_views`: the face, its mirror image, and both zoomed by 10%. The evaluation
     and the live pipeline both use this one function, so their figures agree.
     """
-    import numpy as np
 
     x = np.asarray(faces, dtype="float32")
     if x.ndim == 3:
