@@ -14,7 +14,8 @@ if importlib.util.find_spec("fer_utils") is None:  # deployed from a checkout wi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_utils.data import EMOTIONS
-from fer_utils.faces import EmotionDetector, ImageError
+from fer_utils.pipeline import EmotionDetector
+from fer_utils.images import ImageError
 from fer_utils.webapp import (NO_FACE_HINT, RESPONSIBLE_USE, annotate_photo, decode_upload, encode_png,
                               model_card_summary, probability_rows)
 

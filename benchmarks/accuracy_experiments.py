@@ -89,8 +89,8 @@ def training_minutes(card_path: Path, log_path: Path) -> tuple[float | None, str
 
 def main() -> None:
     from fer_utils.data import DatasetError, load_fer2013
-    from fer_utils.faces import cpu_description
-    from fer_utils.models import ModelError, load_inference_model, predict_proba
+    from fer_utils.timing import cpu_description
+    from fer_utils.inference import ModelError, load_inference_model, predict_proba
     from fer_utils.training import read_history
     from results_file import write_result
 

@@ -13,7 +13,7 @@ import warnings
 import cv2
 import numpy as np
 
-from fer_utils.backend import stderr_silenced
+from fer_utils.inference import stderr_silenced
 from fer_utils.data import cross_split_duplicates, load_fer2013
 from fer_utils.evaluation import classification_metrics, dedup_metrics
 from results_file import write_result

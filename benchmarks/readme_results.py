@@ -13,6 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from fer_utils.evaluation import comparison_table  # noqa: E402
+from fer_utils.files import write_text  # noqa: E402
 
 README = REPO / "README.md"
 START = "<!-- results: written by `python benchmarks/readme_results.py` from the model card and benchmarks/results/; do not edit by hand -->"
@@ -71,5 +72,5 @@ def replace_block(readme: str, block: str) -> str:
 
 
 if __name__ == "__main__":
-    README.write_text(replace_block(README.read_text(), results_block(*load_sources())))
+    write_text(README, replace_block(README.read_text(), results_block(*load_sources())))
     print(f"updated {README}")

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from fer_utils.data import PROJECT_ROOT
-from fer_utils.faces import cpu_description
+from fer_utils.timing import cpu_description
+from fer_utils.files import write_text
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 
@@ -17,5 +18,5 @@ def write_result(name: str, result: dict) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     script = Path(sys.argv[0])
     command = f"python benchmarks/{script.name} " + " ".join(sys.argv[1:])
-    path.write_text(json.dumps({"command": command.strip(), "cpu": cpu_description(), **result}, indent=1) + "\n")
+    write_text(path, json.dumps({"command": command.strip(), "cpu": cpu_description(), **result}, indent=1) + "\n")
     return path

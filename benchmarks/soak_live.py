@@ -21,7 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_utils.faces import EmotionDetector, ImageError, benchmark_frame
+from fer_utils.pipeline import EmotionDetector
+from fer_utils.images import ImageError
+from fer_utils.timing import benchmark_frame
 from fer_utils.live import annotate_jpeg, encode_jpeg
 
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from fer_utils.data import PROJECT_ROOT, load_fer2013
 from fer_utils.evaluation import classification_metrics
-from fer_utils.models import load_model, predict_proba, tta_views
+from fer_utils.models import load_model
+from fer_utils.inference import predict_proba, tta_views
 from results_file import write_result
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

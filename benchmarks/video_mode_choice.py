@@ -18,9 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_utils.files import write_text
 from fer_utils.data import load_fer2013
-from fer_utils.faces import DEFAULT_MODEL, cpu_description
-from fer_utils.models import load_inference_model, predict_proba, tta_views
+from fer_utils.pipeline import DEFAULT_MODEL
+from fer_utils.timing import cpu_description
+from fer_utils.inference import load_inference_model, predict_proba, tta_views
 
 RESULTS = Path(__file__).with_name("results") / "video_mode_choice.json"
 
@@ -84,7 +86,7 @@ def main() -> None:
               "runtime": type(model).__name__, "cpu": cpu_description(), "results": rows,
               "command": "python benchmarks/video_mode_choice.py --data PATH/TO/fer2013.csv.gz"}
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_text(RESULTS, json.dumps(report, indent=2) + "\n")
     print(f"PublicTest, {len(split)} faces as {args.frames}-frame clips; CPU: {report['cpu']}")
     print(f"{'inference':<40}{'all frames':>12}{'last frame':>12}{'passes':>8}")
     for name, r in rows.items():

@@ -13,11 +13,13 @@ import argparse
 import json
 from pathlib import Path
 
+from fer_utils.files import write_text
 from fer_utils.backend import keras
 from fer_utils.data import PROJECT_ROOT, load_fer2013
 from fer_utils.evaluation import classification_metrics
-from fer_utils.faces import cpu_description
-from fer_utils.models import load_model, predict_proba
+from fer_utils.timing import cpu_description
+from fer_utils.models import load_model
+from fer_utils.inference import predict_proba
 
 RESULTS = Path(__file__).with_name("results") / "weight_soup.json"
 
@@ -46,7 +48,7 @@ def main() -> None:
     report = {"split": "PublicTest", "cpu": cpu_description(), "results": rows,
               "command": "python benchmarks/weight_soup.py --data PATH/TO/fer2013.csv.gz"}
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_text(RESULTS, json.dumps(report, indent=2) + "\n")
     print(f"PublicTest; CPU: {report['cpu']}")
     for name, r in rows.items():
         print(f"{name:<52}" + "".join(f"  {v}: {s['accuracy']:.4f} / {s['macro_f1']:.4f}" for v, s in r.items()))

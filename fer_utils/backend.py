@@ -2,26 +2,12 @@
 and without TensorFlow's C++ start-up log lines, which no environment variable silences in 2.21."""
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
+
+from .inference import stderr_silenced
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def stderr_silenced():
-    """Silence everything written to file descriptor 2 (C++ libraries included) inside the block."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 with stderr_silenced():

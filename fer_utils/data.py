@@ -254,7 +254,7 @@ def _load_folders(root: Path, skip_corrupt: bool = False) -> tuple[dict[str, Spl
     without it, unreadable images raise a DatasetError that names them)."""
     import cv2
 
-    from .faces import ImageError, decode_image
+    from .images import ImageError, decode_image
 
     subsets = [d for d in ("train", "test") if (root / d).is_dir()]
     if not subsets:

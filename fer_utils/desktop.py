@@ -4,8 +4,8 @@ An OpenCV window shows the camera (or a video file) with every face's emotion, t
 7 probabilities of the largest face; `q` or Esc quits. `--out FILE` also writes the annotated video
 (to a temporary file renamed into place at the end, so a crash never leaves half a file under FILE).
 
-The series installs `opencv-python-headless`, which has no GUI: there, and where no display exists,
-`live` says so and what to do; with `--out` it runs without a window.
+The series installs `opencv-python`, which has a GUI. With a headless OpenCV (servers, the Docker
+image) or where no display exists, `live` says so in one line; with `--out` it runs without a window.
 """
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ import cv2
 import numpy as np
 
 from .data import EMOTIONS
-from .faces import EMOTION_COLORS_BGR, EmotionDetector, FaceResult, draw_results
+from .drawing import EMOTION_COLORS_BGR, draw_results
+from .pipeline import EmotionDetector, FaceResult
+from .files import atomic_write
+from .video import VIDEO_OUT_SUFFIXES, VideoWriter
 
 WINDOW = "Facial emotion recognition (q or Esc quits)"
-VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 QUIT_KEYS = {ord("q"), ord("Q"), 27}
 
 
@@ -103,8 +105,8 @@ def open_source(camera: int | None, video: str | None) -> tuple[cv2.VideoCapture
 
 def check_out(out: Path) -> None:
     """Refuse an --out that cannot be written before any work starts."""
-    if out.suffix.lower() not in VIDEO_FOURCC:
-        raise DemoError(f"--out {out}: use a video file name ending in {', '.join(VIDEO_FOURCC)}")
+    if out.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+        raise DemoError(f"--out {out}: use a video file name ending in {', '.join(VIDEO_OUT_SUFFIXES)}")
     if out.is_dir():
         raise DemoError(f"--out {out} is a folder: give a file name such as {out / 'live.mp4'}")
     if not out.parent.is_dir():
@@ -135,31 +137,8 @@ def draw_overlay(frame: np.ndarray, results: list[FaceResult], fps: float) -> np
     return out
 
 
-class VideoOut:
-    """An annotated video written to a temporary file next to `path` and renamed into place by `commit`."""
-
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        self.path = path
-        self.temp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-        self.writer = cv2.VideoWriter(str(self.temp), cv2.VideoWriter_fourcc(*VIDEO_FOURCC[path.suffix.lower()]),
-                                      fps, size)
-        if not self.writer.isOpened():
-            raise DemoError(f"--out {path}: OpenCV cannot write this video format here; try a .avi file")
-
-    def write(self, frame: np.ndarray) -> None:
-        self.writer.write(frame)
-
-    def commit(self) -> None:
-        self.writer.release()
-        os.replace(self.temp, self.path)
-
-    def discard(self) -> None:
-        self.writer.release()
-        self.temp.unlink(missing_ok=True)
-
-
 def run_live(camera: int | None = None, video: str | None = None, out: str | None = None,
-             model: str | None = None) -> int:
+             model: str | None = None, detector: str = "cnn") -> int:
     """The demo's whole run: check everything, then loop over frames until the source ends or q/Esc.
     Prints one summary line (frames, frames/s, faces); raises DemoError for what stops it from starting."""
     out_path = Path(out) if out else None
@@ -176,19 +155,24 @@ def run_live(camera: int | None = None, video: str | None = None, out: str | Non
                             else f"{source} has no readable frames (corrupt or an unsupported codec)")
         if no_window:
             print(f"no window: {no_window.split(':')[0]}; writing {out_path} only", file=sys.stderr, flush=True)
-        detector = EmotionDetector.for_video(model)
+        emotions = EmotionDetector.for_video(model, detector=detector)
         source_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        writer = VideoOut(out_path, source_fps, frame.shape[1::-1]) if out_path is not None else None
-        stats = _loop(cap, frame, detector, writer, show=not no_window,
-                      frame_ms=1000 / source_fps if video is not None else 1.0)
+        frame_ms = 1000 / source_fps if video is not None else 1.0
+
+        def record(tmp: Path) -> dict:
+            with VideoWriter(tmp, source_fps, frame.shape[1::-1]) as writer:
+                return _loop(cap, frame, emotions, writer, show=not no_window, frame_ms=frame_ms)
+
+        stats = atomic_write(out_path, record) if out_path is not None else \
+            _loop(cap, frame, emotions, None, show=not no_window, frame_ms=frame_ms)
     finally:
         cap.release()
     print(f"{source}: {stats['frames']} frames in {stats['seconds']:.1f} s = {stats['fps']:.1f} frames/s; "
-          f"faces in {stats['frames_with_faces']} frames" + (f"; wrote {out_path}" if writer else ""), flush=True)
+          f"faces in {stats['frames_with_faces']} frames" + (f"; wrote {out_path}" if out_path else ""), flush=True)
     return 0
 
 
-def _loop(cap: cv2.VideoCapture, frame: np.ndarray, detector: EmotionDetector, writer: VideoOut | None,
+def _loop(cap: cv2.VideoCapture, frame: np.ndarray, detector: EmotionDetector, writer: VideoWriter | None,
           show: bool, frame_ms: float) -> dict:
     """Annotate frames from `frame` on until the source ends, q/Esc, the window closes or Ctrl-C.
     In a window, a video plays at its own frame rate (`frame_ms`); without one, as fast as it can."""
@@ -222,7 +206,5 @@ def _loop(cap: cv2.VideoCapture, frame: np.ndarray, detector: EmotionDetector, w
     finally:
         if show:
             cv2.destroyAllWindows()
-        if writer is not None:
-            (writer.commit if frames else writer.discard)()
     seconds = time.perf_counter() - start
     return {"frames": frames, "frames_with_faces": with_faces, "seconds": seconds, "fps": frames / max(seconds, 1e-9)}

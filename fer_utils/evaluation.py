@@ -50,7 +50,7 @@ def evaluate_split(model, split, training=None) -> dict:
     path (test-time views included) as the live pipeline. Given the `training` Split, also
     `dedup_metrics` without the faces that appear in it byte for byte."""
     from .data import cross_split_duplicates
-    from .models import predict_proba
+    from .inference import predict_proba
 
     pred = predict_proba(model, split.images).argmax(axis=1)
     metrics = classification_metrics(split.labels, pred)

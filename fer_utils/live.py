@@ -19,7 +19,9 @@ import numpy as np
 import traitlets
 from ipywidgets import widget_serialization
 
-from .faces import EmotionDetector, FaceResult, ImageError, decode_image, draw_results
+from .pipeline import EmotionDetector, FaceResult
+from .images import ImageError, decode_image
+from .drawing import draw_results
 
 _STATIC = Path(__file__).with_name("static")
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .backend import keras
 from .data import Split
+from .files import write_text
 from .models import NUM_CLASSES
 
 
@@ -26,9 +27,24 @@ def build_augmentation(seed: int = 0, erasing: float = 0.25) -> keras.Sequential
     ], name="augmentation")
 
 
+def mix_batch(x, y, alpha: float):
+    """Mixup (Zhang et al. 2018): each face blended with another face of the batch, and their one-hot
+    labels blended in the same proportion lambda ~ Beta(alpha, alpha) (one lambda per face)."""
+    import tensorflow as tf
+
+    a = tf.random.gamma(tf.shape(x)[:1], alpha)
+    b = tf.random.gamma(tf.shape(x)[:1], alpha)
+    lam = a / (a + b)
+    other = tf.random.shuffle(tf.range(tf.shape(x)[0]))
+    mixed_x = lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * tf.gather(x, other)
+    mixed_y = lam[:, None] * y + (1 - lam[:, None]) * tf.gather(y, other)
+    return mixed_x, mixed_y
+
+
 def make_dataset(split: Split, batch_size: int = 128, augment: keras.Sequential | None = None,
-                 shuffle: bool = False, seed: int = 0):
-    """A tf.data pipeline of (float images 0-255 (N,48,48,1), one-hot labels) batches."""
+                 shuffle: bool = False, seed: int = 0, mixup: float = 0.0):
+    """A tf.data pipeline of (float images 0-255 (N,48,48,1), one-hot labels) batches; with
+    `mixup` > 0, training batches are blended by `mix_batch`."""
     import tensorflow as tf
 
     x = split.images[..., None].astype("float32")
@@ -39,6 +55,8 @@ def make_dataset(split: Split, batch_size: int = 128, augment: keras.Sequential 
     ds = ds.batch(batch_size)
     if augment is not None:
         ds = ds.map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+    if mixup > 0:
+        ds = ds.map(lambda a, b: mix_batch(a, b, mixup), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -159,7 +177,8 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
           label_smoothing: float = 0.1, class_weight_power: float = 0.0, erasing: float = 0.25,
           patience: int | None = None, seed: int = 0, verbose: int | str = "auto",
           callbacks: list[keras.callbacks.Callback] = (), init_weights: str | os.PathLike | None = None,
-          warmup_epochs: float = 2.0, ema_momentum: float | None = None) -> keras.Model:
+          warmup_epochs: float = 2.0, ema_momentum: float | None = None, mixup: float = 0.0,
+          precision: str = "float32") -> keras.Model:
     """Train `build_fn()` on `train_split`, validating on `val_split` every epoch.
 
     `run_dir` receives: best.keras (best validation-accuracy epoch), history.csv (one row per
@@ -170,16 +189,19 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     warm-up + cosine cycle). With `ema_momentum`, a `WeightAverage` of the weights is also scored
     every epoch and kept in best_ema.keras. Returns the best model on the validation data (of
     the plain and the averaged checkpoints). A `run_dir` that holds a finished run is refused
-    (see `check_run_dir`).
+    (see `check_run_dir`). `mixup` is the Beta alpha of `mix_batch` (0: off). `precision`
+    "mixed_bfloat16" computes in bfloat16 with float32 weights (1.65x faster where the CPU has AMX);
+    the returned model is always a float32 one with the trained weights.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     check_run_dir(run_dir)
     keras.utils.set_random_seed(seed)
     augment = build_augmentation(seed, erasing)
-    train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed)
+    train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed, mixup=mixup)
     val_ds = make_dataset(val_split, 256)
     steps = int(np.ceil(len(train_split) / batch_size))
+    keras.mixed_precision.set_global_policy(precision)
     with distribution_strategy().scope():
         model = build_fn()
         if init_weights:
@@ -207,14 +229,19 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
         all_callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
     all_callbacks += list(callbacks)
     cw = class_weights(train_split.labels, class_weight_power) if class_weight_power else None
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, class_weight=cw, shuffle=False,
-              verbose=verbose)
-    return keras.models.load_model(best_checkpoint(run_dir), compile=False)  # no optimizer state: a smaller file to ship
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, class_weight=cw,
+                  shuffle=False, verbose=verbose)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    best = build_fn()  # float32, whatever the training precision; no optimizer state: a smaller file to ship
+    best.set_weights(keras.models.load_model(best_checkpoint(run_dir), compile=False).get_weights())
+    return best
 
 
 def save_json(obj: dict, path: str | os.PathLike) -> None:
     """Write a JSON file with stable formatting."""
-    Path(path).write_text(json.dumps(obj, indent=2) + "\n")
+    write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 class ProgressBar(keras.callbacks.Callback):

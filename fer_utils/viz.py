@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .data import EMOTIONS, PROJECT_ROOT
+from .files import atomic_write
 
 FIGURES_DIR = PROJECT_ROOT / "figures"
 
@@ -31,7 +32,7 @@ def save_fig(name: str, fig: plt.Figure | None = None, tight: bool = True) -> Pa
     if tight:
         fig.tight_layout()
     path = FIGURES_DIR / f"{name}.png"
-    fig.savefig(path)
+    atomic_write(path, fig.savefig)
     return path
 
 

@@ -25,7 +25,9 @@ import cv2
 import numpy as np
 
 from .data import EMOTIONS, PROJECT_ROOT
-from .faces import EmotionDetector, FaceResult, ImageError, decode_image, draw_results
+from .pipeline import EmotionDetector, FaceResult
+from .images import ImageError, decode_image
+from .drawing import draw_results
 
 ICE_ENV = "FER_WEBRTC_ICE"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]

@@ -98,7 +98,8 @@ def test_a_camera_snapshot_gets_the_same_result(app):
 def test_frame_callback_annotates_av_frames_and_survives_a_bad_one():
     import av
 
-    from fer_utils.faces import EmotionDetector, benchmark_frame
+    from fer_utils.pipeline import EmotionDetector
+    from fer_utils.timing import benchmark_frame
 
     annotator = LiveAnnotator(EmotionDetector.for_video())
     frame = benchmark_frame()
@@ -159,7 +160,7 @@ def test_the_app_process_loads_the_model_after_its_imports_without_crashing():
     """In a fresh interpreter: the app's shared module (which imports streamlit_webrtc first), then the
     model (TensorFlow). A wrong import order ends this process with SIGSEGV instead of rc 0."""
     code = ("import sys; sys.path.insert(0, 'app'); import fer_app_common; "
-            "from fer_utils.faces import DEFAULT_MODEL; from fer_utils.models import load_model; "
+            "from fer_utils.pipeline import DEFAULT_MODEL; from fer_utils.models import load_model; "
             "load_model(DEFAULT_MODEL); "
             "import pylibsrtp; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
@@ -170,11 +171,13 @@ def test_the_deployment_requirements_pin_what_pyproject_pins():
     import tomllib
 
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    pinned = dict(d.split(";")[0].split("==") for d in project["dependencies"])  # without environment markers
+    pins = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    pinned = dict(d.split(";")[0].strip().split("==") for d in pins if "==" in d)  # without environment markers
+    pinned["opencv-python-headless"] = pinned["opencv-python"]  # the server's build of the same OpenCV
     text = (PROJECT_ROOT / "app" / "requirements.txt").read_text()
     lines = [line.split("#")[0].strip() for line in text.splitlines()]
     deployed = dict(line.split("==") for line in lines if line)
-    needed = {"streamlit", "streamlit-webrtc", "tensorflow-cpu", "keras", "numpy", "opencv-python-headless",
-              "ai-edge-litert"}
+    needed = {"streamlit", "streamlit-webrtc", "numpy", "opencv-python-headless", "ai-edge-litert", "av"}
     assert needed <= set(deployed), needed - set(deployed)
+    assert not {"tensorflow", "tensorflow-cpu", "keras"} & set(deployed)  # the app runs on LiteRT
     assert all(pinned.get(name) == version for name, version in deployed.items()), deployed

@@ -136,7 +136,7 @@ def test_live_notebook_in_jupyterlab_with_a_fake_camera(jupyterlab, tmp_path, ca
               f"frames; {faces} faces; last frame: browser (capture + JPEG) {browser_ms} ms, kernel {kernel_ms} ms; "
               f"widget says: {text}")
     if os.environ.get("FER_WRITE_RESULTS"):  # the figures notebook 06 and the README quote
-        from fer_utils.faces import cpu_description
+        from fer_utils.timing import cpu_description
 
         out = PROJECT_ROOT / "benchmarks" / "results" / "live_browser.json"
         out.write_text(json.dumps({

@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 from fer_utils.data import EMOTIONS, PROJECT_ROOT
-from fer_utils.faces import (EmotionDetector, FaceDetector, ImageError, crop_faces, draw_results, facial_features,
-                             read_image, to_gray)
+from fer_utils.pipeline import EmotionDetector, crop_faces
+from fer_utils.detection import HaarFaceDetector
+from fer_utils.images import ImageError, read_image, to_gray
+from fer_utils.drawing import draw_results
+from fer_utils.features import facial_features
 from fer_utils.live import LiveEmotionWidget, annotate_jpeg, decode_jpeg, encode_jpeg
 from fer_utils.models import build_vgg_bn
 
@@ -39,13 +42,13 @@ def test_to_gray_accepts_every_layout(hopper):
 
 @pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.jpg"])
 def test_exactly_one_face_in_each_portrait(name):
-    boxes = FaceDetector().detect(to_gray(read_image(IMAGES / name)))
+    boxes = HaarFaceDetector().detect(to_gray(read_image(IMAGES / name)))
     assert len(boxes) == 1
 
 
 def test_huge_frames_are_downscaled_and_boxes_mapped_back(hopper):
-    small = FaceDetector().detect(to_gray(hopper))[0]
-    big = FaceDetector().detect(to_gray(cv2.resize(hopper, None, fx=6, fy=6)))
+    small = HaarFaceDetector().detect(to_gray(hopper))[0]
+    big = HaarFaceDetector().detect(to_gray(cv2.resize(hopper, None, fx=6, fy=6)))
     assert len(big) == 1
     assert np.allclose(big[0], small * 6, atol=0.1 * small[2] * 6)
 
@@ -76,7 +79,7 @@ def test_smoothing_blends_with_the_previous_frame(hopper):
 
 def test_facial_features_lie_inside_the_face(hopper):
     gray = to_gray(hopper)
-    x, y, w, h = FaceDetector().detect(gray)[0]
+    x, y, w, h = HaarFaceDetector().detect(gray)[0]
     feats = facial_features(gray, (x, y, w, h))
     assert len(feats["eyes"]) >= 1 and len(feats["smile"]) >= 1
     for fx, fy, fw, fh in np.concatenate([feats["eyes"], feats["smile"]]):
@@ -138,9 +141,9 @@ def test_bench_command_json(run_cli):
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert {"video", "photo", "hardware", "peer_fer_ms_median", "speedup_vs_fer"} <= set(report)
-    from fer_utils.faces import cpu_description
+    from fer_utils.timing import cpu_description
 
     assert report["hardware"] == cpu_description() and report["model"] == "TFLiteModel"  # the fast path, CPU named
     for path in ("video", "photo"):
         assert report[path]["faces"] == 1 and report[path]["frame_ms_median"] > 0
-    assert any("tracking" in stage for stage in report["video"]["stages"])
+    assert any("face detection (cnn)" in stage for stage in report["video"]["stages"])  # the default detector

@@ -1,16 +1,18 @@
 """The fast inference path (a TFLite copy of the Keras model, tied to it by hashes in the model card)
 and face tracking for video."""
 import json
-import warnings
 
 import cv2
 import numpy as np
 import pytest
 
 from fer_utils.data import PROJECT_ROOT
-from fer_utils.faces import EmotionDetector, FaceDetector, FaceTracker, read_image, to_gray
-from fer_utils.models import (TFLiteModel, build_vgg_bn, export_fast_model, fast_model_problem, load_inference_model,
-                              predict_proba)
+from fer_utils.pipeline import EmotionDetector
+from fer_utils.detection import HaarFaceDetector
+from fer_utils.tracking import FaceTracker
+from fer_utils.images import read_image, to_gray
+from fer_utils.models import build_vgg_bn, export_fast_model
+from fer_utils.inference import TFLiteModel, fast_model_problem, load_inference_model, predict_proba
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def clip_frames():
     return frames
 
 
-class CountingDetector(FaceDetector):
+class CountingDetector(HaarFaceDetector):
     calls = 0
 
     def detect(self, gray):
@@ -80,7 +82,7 @@ class CountingDetector(FaceDetector):
 
 def test_tracking_finds_the_face_in_every_frame_with_few_full_detections():
     frames = [to_gray(f) for f in clip_frames()]
-    full = FaceDetector()
+    full = HaarFaceDetector()
     tracker = FaceTracker(CountingDetector(), full_every=10)
     found_full = sum(len(full.detect(g)) > 0 for g in frames)
     found_tracked = sum(len(tracker.detect(g)) > 0 for g in frames)

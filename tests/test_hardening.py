@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from fer_utils import cli
+from fer_utils.files import atomic_write
 from fer_utils.data import EMOTIONS, PROJECT_ROOT, SAMPLE_PATH, DatasetError, load_fer2013
-from fer_utils.faces import MAX_PIXELS_ENV, ImageError, declared_size, decode_image, read_image
+from fer_utils.images import MAX_PIXELS_ENV, ImageError, declared_size, decode_image, read_image
 from fer_utils.live import LiveEmotionWidget, decode_jpeg, encode_jpeg
 
 IMAGES = PROJECT_ROOT / "data" / "images"
@@ -238,9 +239,9 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
         tmp.write_bytes(b"half")
         raise OSError("disk full")
     with pytest.raises(OSError, match="disk full"):
-        cli._write_then_rename(out, fails_halfway)
+        atomic_write(out, fails_halfway)
     assert out.read_bytes() == b"previous result" and [p.name for p in tmp_path.iterdir()] == ["a.png"]
-    cli._write_then_rename(out, lambda tmp: cli._write_image(tmp, np.zeros((4, 4, 3), np.uint8)))
+    atomic_write(out, lambda tmp: cli._write_image(tmp, np.zeros((4, 4, 3), np.uint8)))
     assert read_image(out).shape == (4, 4, 3) and [p.name for p in tmp_path.iterdir()] == ["a.png"]
 
 
@@ -257,7 +258,7 @@ def test_two_writers_of_one_output_never_tear_it(tmp_path):
                     f.write(byte * 1000)
                     if k == 10:
                         both_writing.wait()  # the two writes interleave
-        return lambda: cli._write_then_rename(out, write)
+        return lambda: atomic_write(out, write)
     threads = [threading.Thread(target=writer(b)) for b in (b"a", b"b")]
     for t in threads:
         t.start()
@@ -318,7 +319,8 @@ def test_model_files_that_cannot_serve_say_why(tmp_path):
     import os
 
     from fer_utils.backend import keras
-    from fer_utils.models import ModelError, load_model
+    from fer_utils.models import load_model
+    from fer_utils.inference import ModelError
 
     inputs = keras.Input((None, None, 1))
     keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.GlobalAveragePooling2D()(inputs))

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from fer_utils.backend import keras
-from fer_utils.data import SAMPLE_PATH, Split, load_fer2013
+from fer_utils.data import SAMPLE_PATH, load_fer2013
 from fer_utils.evaluation import classification_metrics, confusion_matrix, format_report
-from fer_utils.models import ModelError, build_baseline_cnn, build_vgg_bn, load_model, predict_proba, tta_views
+from fer_utils.models import build_baseline_cnn, build_vgg_bn, load_model
+from fer_utils.inference import ModelError, predict_proba, tta_views
 from fer_utils.training import class_weights, read_history, train
 
 

@@ -4,7 +4,7 @@ import streamlit_webrtc  # noqa: F401  # first, always: pylibsrtp (aiortc) segfa
 import streamlit as st
 
 from fer_app_common import show_photo
-from fer_utils.faces import max_image_pixels
+from fer_utils.images import max_image_pixels
 from fer_utils.webapp import UPLOAD_TYPES
 
 st.title("Emotions in photos")

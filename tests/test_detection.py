@@ -1,0 +1,145 @@
+"""Face detection: the CNN detector's anchors, decoding and suppression (checked by hand-made outputs), its
+results on real photos, the Haar cascade's size limits, and one label for one face on every path."""
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from fer_utils import detection
+from fer_utils.data import EMOTIONS, PROJECT_ROOT
+from fer_utils.detection import (BLAZEFACE_PATH, CnnFaceDetector, HaarFaceDetector, blazeface_anchors,
+                                 decode_blazeface, letterbox, make_detector, weighted_nms)
+from fer_utils.images import read_image, to_gray
+from fer_utils.pipeline import EmotionDetector, crop_aligned, eye_angle
+
+IMAGES = PROJECT_ROOT / "data" / "images"
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+import detection_benchmark  # noqa: E402
+
+
+def test_anchors_are_the_centres_of_a_48_by_48_grid():
+    anchors = blazeface_anchors()
+    assert anchors.shape == (2304, 2)
+    assert np.allclose(anchors[0], [0.5 / 48, 0.5 / 48]) and np.allclose(anchors[-1], [47.5 / 48, 47.5 / 48])
+    assert np.allclose(anchors[1] - anchors[0], [1 / 48, 0])  # row-major: x changes first
+
+
+def test_decoding_places_the_box_and_keypoints_at_their_anchor():
+    anchors = blazeface_anchors()
+    regressors = np.zeros((1, 2304, 16), np.float32)
+    logits = np.full((1, 2304, 1), -10.0, np.float32)
+    k = 10 * 48 + 20  # the anchor at column 20, row 10
+    regressors[0, k, :4] = [9.6, -19.2, 48, 24]  # centre offset (+0.05, -0.1) of 192 px, 0.25 x 0.125 big
+    regressors[0, k, 4:6] = [19.2, 0]  # first keypoint 0.1 right of the anchor
+    logits[0, k] = 2.0
+    boxes, scores, keypoints = decode_blazeface(regressors, logits, anchors, 192, min_score=0.5)
+    cx, cy = anchors[k] + [0.05, -0.1]
+    assert np.allclose(boxes, [[cx - 0.125, cy - 0.0625, cx + 0.125, cy + 0.0625]], atol=1e-6)
+    assert np.allclose(scores, [1 / (1 + np.exp(-2.0))]) and np.allclose(keypoints[0, 0], anchors[k] + [0.1, 0])
+    assert len(decode_blazeface(regressors, logits, anchors, 192, min_score=0.9)[0]) == 0  # 0.88 < 0.9
+
+
+def test_weighted_suppression_merges_overlaps_and_keeps_separate_faces():
+    boxes = np.array([[0.0, 0, 1, 1], [0.1, 0, 1.1, 1], [3, 3, 4, 4]])
+    scores = np.array([0.9, 0.3, 0.6])
+    keypoints = np.zeros((3, 6, 2))
+    merged, kept_scores, _ = weighted_nms(boxes, scores, keypoints)
+    assert len(merged) == 2 and np.allclose(kept_scores, [0.9, 0.6])
+    assert np.allclose(merged[0], [0.025, 0, 1.025, 1])  # (0.9 * 0 + 0.3 * 0.1) / 1.2
+    assert np.allclose(merged[1], [3, 3, 4, 4])
+
+
+def test_letterbox_keeps_the_aspect_ratio_and_centres_the_frame():
+    square, scale, (px, py) = letterbox(np.full((480, 640), 200, np.uint8), 192)
+    assert square.shape == (192, 192) and scale == pytest.approx(0.3) and (px, py) == (0, 24)
+    assert square[23].max() == 0 and square[24].min() == 200 and square[24 + 144].max() == 0
+
+
+def test_the_cnn_finds_the_portraits_with_eyes_where_eyes_are():
+    for name in ("grace_hopper", "astronaut"):
+        gray = to_gray(read_image(IMAGES / f"{name}.jpg"))
+        faces = CnnFaceDetector().detect_faces(gray)
+        assert len(faces) == 1, name
+        (x, y, w, h), kp = faces[0].box, faces[0].keypoints
+        assert w > 80 and kp.shape == (6, 2)
+        right_eye, left_eye, nose, mouth = kp[:4]
+        assert right_eye[0] < nose[0] < left_eye[0] and max(right_eye[1], left_eye[1]) < nose[1] < mouth[1]
+        assert x < right_eye[0] < x + w and y < nose[1] < y + h
+        assert abs(eye_angle(kp)) < 10  # upright portraits
+
+
+def test_boxes_follow_the_face_when_the_frame_grows():
+    """The letterbox mapping: the same face in a larger frame, shifted, gives the same box shifted."""
+    gray = to_gray(read_image(IMAGES / "grace_hopper.jpg"))
+    bigger = np.zeros((900, 1300), np.uint8)
+    bigger[100:100 + gray.shape[0], 300:300 + gray.shape[1]] = gray
+    a, b = CnnFaceDetector().detect(gray)[0], CnnFaceDetector().detect(bigger)[0]
+    assert np.abs(b - a - [300, 100, 0, 0]).max() <= 0.1 * a[2]
+
+
+@pytest.mark.parametrize("name, faces", [("group_staircase", 5), ("group_four", 4)])
+def test_predict_finds_every_face_in_held_out_group_photos(run_cli, name, faces):
+    r = run_cli("predict", str(IMAGES / f"{name}.jpg"), "--json")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    found = json.loads(r.stdout)["faces"]
+    assert len(found) == faces, found
+    boxes = [f["box"] for f in found]
+    assert all(detection_benchmark.iou(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_the_shipped_detector_file_is_checked(tmp_path, monkeypatch):
+    damaged = tmp_path / BLAZEFACE_PATH.name
+    shutil.copy(BLAZEFACE_PATH, damaged)
+    with open(damaged, "r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00" * 16)
+    monkeypatch.setattr(detection, "BLAZEFACE_PATH", damaged)
+    with pytest.raises(RuntimeError, match="sha256 differs"):
+        detection._checked_model_bytes(damaged)
+
+
+def test_min_size_never_drops_a_larger_face():
+    """A face 229 px wide is kept with a minimum size of 200 (the web app's slider), by both detectors."""
+    gray = to_gray(read_image(IMAGES / "grace_hopper.jpg"))
+    for name in ("cnn", "haar"):
+        assert len(make_detector(name, min_size=200).detect(gray)) == 1, name
+        assert len(make_detector(name, min_size=260).detect(gray)) == 0, name
+        assert len(make_detector(name, max_size=150).detect(gray)) == 0, name
+
+
+def test_unknown_detector_is_a_clear_error():
+    with pytest.raises(ValueError, match="choose one of cnn, haar"):
+        make_detector("yunet")
+    assert isinstance(make_detector("haar"), HaarFaceDetector)
+
+
+def test_aligning_levels_a_tilted_face():
+    gray = to_gray(read_image(IMAGES / "grace_hopper.jpg"))
+    h, w = gray.shape
+    import cv2
+
+    tilted = cv2.warpAffine(gray, cv2.getRotationMatrix2D((w / 2, h / 2), 25, 1.0), (w, h), borderMode=cv2.BORDER_REFLECT)
+    face = CnnFaceDetector().detect_faces(tilted)[0]
+    assert 15 < abs(eye_angle(face.keypoints)) < 35
+    upright = CnnFaceDetector().detect_faces(gray)[0]
+    straightened = crop_aligned(tilted, [face], align=True)[0].astype(float)
+    reference = crop_aligned(gray, [upright], align=True)[0].astype(float)
+    as_found = crop_aligned(tilted, [face], align=False)[0].astype(float)
+    assert np.abs(straightened - reference).mean() < np.abs(as_found - reference).mean()
+
+
+def test_one_face_gets_one_label_on_the_photo_and_the_live_path():
+    """The same still frame: once through the photo path (4 views), twelve times through the live path
+    (one view per frame in turn, averaged over 4 frames, smoothed): the same label and nearly the same numbers."""
+    frame = read_image(IMAGES / "grace_hopper.jpg")
+    photo = EmotionDetector()(frame)
+    live = EmotionDetector.for_video(EmotionDetector().model)
+    for _ in range(12):
+        streamed = live(frame)
+    assert len(photo) == len(streamed) == 1 and photo[0].box == streamed[0].box
+    assert streamed[0].emotion == photo[0].emotion
+    p, q = (np.array([r.probabilities[e] for e in EMOTIONS]) for r in (photo[0], streamed[0]))
+    assert np.abs(p - q).max() < 0.02
