@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError, load_fer2013
-from .files import atomic_write
+from .files import atomic_write, refuse_overwriting_inputs
 
 
 def _load_data(args):
@@ -269,6 +269,7 @@ def cmd_predict(args) -> int:
     from .drawing import draw_results
 
     outputs = plan_outputs(args.inputs, args.out)
+    refuse_overwriting_inputs(outputs, args.inputs)
     if args.out and (len(args.inputs) > 1 or Path(args.out).is_dir()):
         _writable_folder(Path(args.out), "--out")
     elif args.out:
@@ -336,17 +337,16 @@ def cmd_export(args) -> int:
 
 
 def cmd_teacher(args) -> int:
-    from .inference import INFERENCE
-    from .models import load_model
+    from .inference import INFERENCE, load_inference_model
     from .teachers import save_teacher, teacher_predictions
 
     model_path = Path(args.model)
-    model = load_model(model_path)
+    model = load_inference_model(model_path)  # the LiteRT copy written by `train`: same outputs, faster
     data = _load_data(args)
     training_card_path = model_path.with_suffix(".json")
     training_card = json.loads(training_card_path.read_text()) if training_card_path.is_file() else {}
-    card = {"name": args.name, "params": int(model.count_params()), "inference": INFERENCE,
-            "training": {k: training_card.get(k) for k in ("command", "architecture", "epochs_planned", "epochs_run",
+    card = {"name": args.name, "inference": INFERENCE, "runtime": type(model).__name__,
+            "training": {k: training_card.get(k) for k in ("command", "architecture", "params", "epochs_planned", "epochs_run",
                                                           "best_epoch", "training_minutes_this_process",
                                                           "hyperparameters", "hardware", "versions")},
             "predictions_by": "python -m fer_utils " + " ".join(sys.argv[1:]), "hardware": _hardware()}

@@ -24,7 +24,7 @@ import numpy as np
 from .data import EMOTIONS
 from .drawing import EMOTION_COLORS_BGR, draw_results
 from .pipeline import EmotionDetector, FaceResult
-from .files import atomic_write
+from .files import atomic_write, refuse_overwriting_inputs
 from .video import VIDEO_OUT_SUFFIXES, VideoWriter
 
 WINDOW = "Facial emotion recognition (q or Esc quits)"
@@ -144,6 +144,10 @@ def run_live(camera: int | None = None, video: str | None = None, out: str | Non
     out_path = Path(out) if out else None
     if out_path is not None:
         check_out(out_path)
+        try:
+            refuse_overwriting_inputs([out_path], [video] if video else [])
+        except ValueError as e:
+            raise DemoError(str(e)) from None
     no_window = gui_problem(cv2.getBuildInformation(), os.environ, platform.system())
     if no_window and out_path is None:
         raise DemoError(no_window)

@@ -12,6 +12,7 @@ EMOTION_COLORS_BGR = {"angry": (40, 40, 220), "disgust": (40, 140, 40), "fear": 
                       "happy": (0, 200, 255), "sad": (200, 110, 30), "surprise": (0, 140, 255),
                       "neutral": (170, 170, 170)}
 
+
 def draw_results(frame: np.ndarray, results: list[FaceResult], bars: bool = True,
                  features: dict[int, dict[str, np.ndarray]] | None = None, landmarks: bool = False) -> np.ndarray:
     """A BGR copy of `frame` with each face's box, label and (optionally) 7 probability bars, facial

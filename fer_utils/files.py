@@ -37,6 +37,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], T]) -> T:
         tmp.unlink(missing_ok=True)
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when two paths name one file: through links, `..`, and letter case where the file system
+    ignores it (an existing file is compared by device and inode)."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def refuse_overwriting_inputs(outputs: list[Path | None], inputs: list[str | os.PathLike]) -> None:
+    """A ValueError naming both paths if an output would replace one of the inputs."""
+    for out in outputs:
+        for name in inputs if out is not None else ():
+            if same_file(out, name):
+                raise ValueError(f"--out {out} is the input {name} itself: writing it would replace the input; "
+                                 f"choose another output name")
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` through `atomic_write`."""
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
@@ -45,3 +63,45 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 `text` to `path` through `atomic_write`."""
     write_bytes(path, text.encode("utf-8"))
+
+
+class FolderLock:
+    """One writer per folder: `with FolderLock(folder):` creates folder/.lock holding this process's PID and
+    start time, and removes it on exit. A second process gets a ValueError naming the holder; a lock whose
+    holder is gone (crashed, killed) is cleared and taken over."""
+
+    def __init__(self, folder: str | os.PathLike, what: str = "folder"):
+        self.path, self.what = Path(folder) / ".lock", what
+
+    def __enter__(self) -> "FolderLock":
+        me = f"{os.getpid()} {_start_time(os.getpid())}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self.path.read_text().split() if self.path.exists() else []
+                if len(holder) == 2 and holder[0].isdigit() and _start_time(int(holder[0])) == holder[1]:
+                    raise ValueError(f"{self.path.parent} is in use by another {self.what} (process {holder[0]}, still "
+                                     f"running): wait for it to finish, or give another folder") from None
+                self.path.unlink(missing_ok=True)  # its holder is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            return self
+        raise ValueError(f"could not lock {self.path.parent}: another process keeps taking it; try again")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _start_time(pid: int) -> str:
+    """A process's start time (clock ticks since boot, from /proc), '' where there is none: with the PID it
+    names one process, even after the PID is reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return "alive"
+        except OSError:
+            return ""

@@ -13,6 +13,7 @@ import numpy as np
 class ImageError(ValueError):
     """An input is not a readable image or video."""
 
+
 def to_gray(image: np.ndarray, channel_order: str = "bgr") -> np.ndarray:
     """Any image (grey, 3-channel BGR/RGB, 4-channel with alpha; uint8 or float 0-1) as grey uint8."""
     img = np.asarray(image)
@@ -29,11 +30,14 @@ def to_gray(image: np.ndarray, channel_order: str = "bgr") -> np.ndarray:
             4: cv2.COLOR_RGBA2GRAY if rgb else cv2.COLOR_BGRA2GRAY}[img.shape[2]]
     return cv2.cvtColor(img, code)
 
+
 MAX_PIXELS_ENV = "FER_MAX_IMAGE_PIXELS"
 
 DEFAULT_MAX_PIXELS = 50_000_000  # a 50-megapixel photo: 150 MB decoded as BGR
 
+
 _JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0-SOF15 (not DHT, JPG, DAC)
+
 
 def max_image_pixels() -> int:
     """The largest image (width x height) that is decoded: $FER_MAX_IMAGE_PIXELS, else 50 megapixels."""
@@ -43,6 +47,7 @@ def max_image_pixels() -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{MAX_PIXELS_ENV}={value!r} is not a positive whole number of pixels (e.g. 50000000)")
     return int(value)
+
 
 def _jpeg_layout(data: bytes) -> tuple[tuple[int, int] | None, int | None]:
     """A JPEG's (width, height) from its frame header and the offset of its first scan, where found."""
@@ -64,9 +69,11 @@ def _jpeg_layout(data: bytes) -> tuple[tuple[int, int] | None, int | None]:
         i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
     return size, None
 
+
 def _pnm_size(data: bytes) -> tuple[int, int] | None:
     tokens = re.sub(rb"#[^\n]*", b" ", data[:1024]).split()
     return (int(tokens[1]), int(tokens[2])) if len(tokens) > 2 and tokens[1].isdigit() and tokens[2].isdigit() else None
+
 
 def declared_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) as declared in the header of PNG, JPEG, BMP, WebP or PNM image bytes, read
@@ -94,6 +101,7 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
         return _pnm_size(data)
     return None
 
+
 def _truncation(data: bytes) -> str | None:
     """Which format's data ends before its end marker (a JPEG without an end-of-image marker after its
     first scan, a PNG without its IEND chunk), else None."""
@@ -103,6 +111,7 @@ def _truncation(data: bytes) -> str | None:
     if data.startswith(b"\x89PNG\r\n\x1a\n") and data.rfind(b"IEND") < 0:
         return "PNG"
     return None
+
 
 def decode_image(data: bytes, name: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
     """Decode image bytes as BGR uint8 (or as `cv2.imdecode`'s `flags` say). Before decoding, refuse empty
@@ -135,6 +144,7 @@ def decode_image(data: bytes, name: str, flags: int = cv2.IMREAD_COLOR) -> np.nd
     if img.shape[0] * img.shape[1] > limit:
         raise refuse_size(img.shape[1], img.shape[0])
     return img
+
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as BGR uint8, with a clear error for a missing, unreadable, truncated or

@@ -96,9 +96,13 @@ def fast_model_problem(keras_path: str | os.PathLike) -> str | None:
     if not fast_path.is_file():
         return f"{fast_path.name} is missing"
     try:
-        record = json.loads(card_path.read_text())["fast_model"]
-    except (OSError, ValueError, KeyError):
-        return f"the model card {card_path.name} does not record which weights {fast_path.name} was made from"
+        card = json.loads(card_path.read_text())
+    except (OSError, ValueError):
+        card = None
+    record = card.get("fast_model") if isinstance(card, dict) else None
+    if not (isinstance(record, dict) and all(isinstance(record.get(k), str) for k in ("sha256", "keras_sha256"))):
+        return (f"the model card {card_path.name} is missing, malformed or does not record which weights "
+                f"{fast_path.name} was made from")
     if record.get("keras_sha256") != file_sha256(keras_path):
         return f"{fast_path.name} was made from other weights than {keras_path.name} (stale)"
     if record.get("sha256") != file_sha256(fast_path):

@@ -73,6 +73,26 @@ def build_model(arch: str) -> keras.Model:
     return ARCHITECTURES[arch]()
 
 
+MAX_MODEL_BYTES = 1 << 30  # what a .keras archive may unpack to: 1 GiB (the shipped model: under 5 MB)
+MAX_MODEL_MEMBERS = 1000
+
+
+def check_keras_archive(path: Path) -> None:
+    """Refuse a .keras file whose zip directory declares more than MAX_MODEL_BYTES unpacked or more than
+    MAX_MODEL_MEMBERS files (a zip bomb), before Keras unpacks anything. Other files are left to Keras."""
+    import zipfile
+
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    unpacked = sum(m.file_size for m in members)
+    if len(members) > MAX_MODEL_MEMBERS or unpacked > MAX_MODEL_BYTES:
+        raise ModelError(f"model {path} would unpack to {unpacked / 1e6:,.0f} MB in {len(members)} files (limits: "
+                         f"{MAX_MODEL_BYTES / 1e6:,.0f} MB, {MAX_MODEL_MEMBERS} files), so it was not loaded: a damaged "
+                         f"or hostile file; use a model you trained or the shipped one")
+
+
 def load_model(path: str | os.PathLike) -> keras.Model:
     """Load a .keras (or legacy .h5) emotion model and check that it takes 48x48 grey faces
     and returns 7 classes."""
@@ -81,6 +101,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         raise ModelError(f"model file {p} not found. Use the shipped models/fer_vgg_bn.keras (after a plain "
                          f"`pip install .`, run from inside the checkout or set FER_HOME to it), or train one with "
                          f"`python -m fer_utils train --data PATH --out {p}`.")
+    check_keras_archive(p)
     try:
         model = keras.models.load_model(p, compile=False)
     except Exception as e:  # Keras raises many types for a bad file; all mean the same to a user

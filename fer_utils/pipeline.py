@@ -20,7 +20,8 @@ from .tracking import FaceTracker
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "fer_vgg_bn.keras"
 ALIGN = True  # level the eye line before classifying (benchmarks/alignment_choice.py)
-EXPAND = 1.0  # the crop's side / the detected box's larger side (benchmarks/alignment_choice.py)
+EXPAND = 1.15  # the crop's side / the detected box's larger side (benchmarks/alignment_choice.py)
+
 
 def crop_faces(gray: np.ndarray, boxes: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     """The face boxes of a grey frame, each resized to size x size (N, size, size) uint8."""
@@ -73,11 +74,13 @@ class FaceResult:
             out["keypoints"] = dict(zip(KEYPOINTS, np.round(self.keypoints).astype(int).tolist()))
         return out
 
+
 def _iou(a, b) -> float:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     iw, ih = max(0, min(ax + aw, bx + bw) - max(ax, bx)), max(0, min(ay + ah, by + bh) - max(ay, by))
     return iw * ih / float(aw * ah + bw * bh - iw * ih)
+
 
 class EmotionDetector:
     """(A + C) Find every face in a frame and classify all of them in one batched call.

@@ -21,6 +21,7 @@ def benchmark_frame() -> np.ndarray:
     frame[30:450, 140:500] = portrait
     return frame
 
+
 def median_ms(fn, n: int) -> float:
     """Median wall-clock milliseconds of `n` calls of `fn()`."""
     import time
@@ -31,6 +32,7 @@ def median_ms(fn, n: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1000)
+
 
 def cpu_description() -> str:
     """Core count, CPU model and its widest vector unit, e.g. "2 x AMD EPYC (AVX-512)": speed figures
@@ -47,6 +49,7 @@ def cpu_description() -> str:
         pass
     simd = " (AVX-512)" if " avx512f" in flags else " (AVX2)" if " avx2" in flags else ""
     return f"{os.cpu_count()} x {name}{simd}"
+
 
 def time_pipeline(frame: np.ndarray, n: int = 200, model_path=None, fast: bool = True, detector: str = "cnn") -> dict:
     """Median milliseconds per stage and per whole frame (detect + classify + draw), for the video
@@ -74,6 +77,7 @@ def time_pipeline(frame: np.ndarray, n: int = 200, model_path=None, fast: bool =
         frame_ms = median_ms(lambda: draw_results(frame, det(frame)), n)
         report[name] = {"frame_ms_median": frame_ms, "fps": 1000 / frame_ms, "stages": stages, "faces": len(results)}
     return report
+
 
 def time_peer_fer(frame: np.ndarray, n: int = 50) -> float | None:
     """Median ms of the `fer` package's detect_emotions (its TFLite model) on the same frame, or None

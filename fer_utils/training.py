@@ -11,7 +11,7 @@ import numpy as np
 
 from .backend import keras
 from .data import Split
-from .files import write_text
+from .files import FolderLock, write_text
 from .models import NUM_CLASSES
 
 
@@ -195,48 +195,49 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    check_run_dir(run_dir)
-    keras.utils.set_random_seed(seed)
-    augment = build_augmentation(seed, erasing)
-    train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed, mixup=mixup)
-    val_ds = make_dataset(val_split, 256)
-    steps = int(np.ceil(len(train_split) / batch_size))
-    keras.mixed_precision.set_global_policy(precision)
-    with distribution_strategy().scope():
-        model = build_fn()
-        if init_weights:
-            model.set_weights(keras.models.load_model(init_weights, compile=False).get_weights())
-        model.compile(
-            optimizer=keras.optimizers.AdamW(cosine_schedule(steps, epochs, peak_lr, warmup_epochs),
-                                             weight_decay=weight_decay),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-            metrics=["accuracy"],
-        )
-    history_csv = run_dir / "history.csv"
-    history = read_history(history_csv) if history_csv.exists() else {}
-    best_so_far = max(history.get("val_accuracy", [0.0]), default=0.0) if history_csv.exists() else None
-    averaging = [WeightAverage(val_split.images[..., None].astype("float32"), val_split.labels,
-                               run_dir / "best_ema.keras", run_dir / "ema_state.npz", ema_momentum,
-                               best_so_far=max(history.get("val_ema_accuracy", [0.0]), default=0.0))] \
-        if ema_momentum else []
-    all_callbacks = averaging + [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", mode="max",
-                                        save_best_only=True, initial_value_threshold=best_so_far),
-        keras.callbacks.CSVLogger(str(history_csv), append=True),
-    ]
-    if patience:
-        all_callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
-    all_callbacks += list(callbacks)
-    cw = class_weights(train_split.labels, class_weight_power) if class_weight_power else None
-    try:
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, class_weight=cw,
-                  shuffle=False, verbose=verbose)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    best = build_fn()  # float32, whatever the training precision; no optimizer state: a smaller file to ship
-    best.set_weights(keras.models.load_model(best_checkpoint(run_dir), compile=False).get_weights())
-    return best
+    with FolderLock(run_dir, "training run"):  # one writer per run folder
+        check_run_dir(run_dir)
+        keras.utils.set_random_seed(seed)
+        augment = build_augmentation(seed, erasing)
+        train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed, mixup=mixup)
+        val_ds = make_dataset(val_split, 256)
+        steps = int(np.ceil(len(train_split) / batch_size))
+        keras.mixed_precision.set_global_policy(precision)
+        with distribution_strategy().scope():
+            model = build_fn()
+            if init_weights:
+                model.set_weights(keras.models.load_model(init_weights, compile=False).get_weights())
+            model.compile(
+                optimizer=keras.optimizers.AdamW(cosine_schedule(steps, epochs, peak_lr, warmup_epochs),
+                                                 weight_decay=weight_decay),
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                metrics=["accuracy"],
+            )
+        history_csv = run_dir / "history.csv"
+        history = read_history(history_csv) if history_csv.exists() else {}
+        best_so_far = max(history.get("val_accuracy", [0.0]), default=0.0) if history_csv.exists() else None
+        averaging = [WeightAverage(val_split.images[..., None].astype("float32"), val_split.labels,
+                                   run_dir / "best_ema.keras", run_dir / "ema_state.npz", ema_momentum,
+                                   best_so_far=max(history.get("val_ema_accuracy", [0.0]), default=0.0))] \
+            if ema_momentum else []
+        all_callbacks = averaging + [
+            keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+            keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", mode="max",
+                                            save_best_only=True, initial_value_threshold=best_so_far),
+            keras.callbacks.CSVLogger(str(history_csv), append=True),
+        ]
+        if patience:
+            all_callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
+        all_callbacks += list(callbacks)
+        cw = class_weights(train_split.labels, class_weight_power) if class_weight_power else None
+        try:
+            model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, class_weight=cw,
+                      shuffle=False, verbose=verbose)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        best = build_fn()  # float32, whatever the training precision; no optimizer state: a smaller file to ship
+        best.set_weights(keras.models.load_model(best_checkpoint(run_dir), compile=False).get_weights())
+        return best
 
 
 def save_json(obj: dict, path: str | os.PathLike) -> None:

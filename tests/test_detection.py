@@ -78,16 +78,21 @@ def test_boxes_follow_the_face_when_the_frame_grows():
     assert np.abs(b - a - [300, 100, 0, 0]).max() <= 0.1 * a[2]
 
 
-@pytest.mark.parametrize("name, faces", [("group_staircase", 5), ("group_four", 4)])
-def test_predict_finds_every_face_in_held_out_group_photos(run_cli, name, faces):
+# the centre of every face in the held-out group photos, marked by hand (x, y in pixels)
+GROUP_FACES = {"group_staircase": [(742, 267), (236, 513), (591, 163), (357, 273), (432, 111)],
+               "group_four": [(379, 244), (640, 230), (790, 211), (180, 319)]}
+
+
+@pytest.mark.parametrize("name", GROUP_FACES)
+def test_predict_finds_every_face_in_held_out_group_photos(run_cli, name):
     r = run_cli("predict", str(IMAGES / f"{name}.jpg"), "--json")
     assert r.returncode == 0, r.stderr
     import json
 
-    found = json.loads(r.stdout)["faces"]
-    assert len(found) == faces, found
-    boxes = [f["box"] for f in found]
-    assert all(detection_benchmark.iou(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    boxes = [f["box"] for f in json.loads(r.stdout)["faces"]]
+    for cx, cy in GROUP_FACES[name]:
+        inside = [b for b in boxes if b[0] < cx < b[0] + b[2] and b[1] < cy < b[1] + b[3]]
+        assert len(inside) == 1, (name, (cx, cy), boxes)
 
 
 def test_the_shipped_detector_file_is_checked(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fer_utils.data import EMOTIONS, PROJECT_ROOT
-from fer_utils.pipeline import EmotionDetector, crop_faces
+from fer_utils.pipeline import EmotionDetector, crop_aligned, crop_faces
 from fer_utils.detection import HaarFaceDetector
 from fer_utils.images import ImageError, read_image, to_gray
 from fer_utils.drawing import draw_results
@@ -71,7 +71,8 @@ def test_smoothing_blends_with_the_previous_frame(hopper):
     det = EmotionDetector(model=build_vgg_bn(widths=(4, 8, 8, 8), depths=(1, 1, 1, 1)), smoothing=0.5)
     first = det(hopper)[0]
     darker = (hopper * 0.6).astype(np.uint8)
-    raw = det.classify(crop_faces(to_gray(darker), det.face_detector.detect(to_gray(darker))))[0]
+    gray = to_gray(darker)
+    raw = det.classify(crop_aligned(gray, det.find_faces(gray), expand=det.expand, align=det.align))[0]
     second = det(darker)[0]
     expected = 0.5 * np.array([first.probabilities[e] for e in EMOTIONS]) + 0.5 * raw
     assert np.allclose([second.probabilities[e] for e in EMOTIONS], expected, atol=1e-5)

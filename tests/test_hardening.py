@@ -373,3 +373,76 @@ def test_a_finished_run_is_never_trained_again_and_a_failed_save_names_the_check
     assert read_history(run_dir / "history.csv")["epoch"] == [0]  # one run's history, not two
     with pytest.raises(ValueError, match="holds a finished run"):
         real_train(lambda: None, None, None, run_dir, epochs=1)
+
+
+@pytest.mark.parametrize("how", ["same path", "symlink", "dot-dot"])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(run_cli, tmp_path, how):
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes(HOPPER.read_bytes())
+    out = {"same path": photo, "symlink": tmp_path / "link.jpg", "dot-dot": tmp_path / "sub" / ".." / "face.jpg"}[how]
+    if how == "symlink":
+        out.symlink_to(photo)
+    (tmp_path / "sub").mkdir()
+    r = run_cli("predict", str(photo), "--out", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "is the input" in r.stderr and str(photo) in r.stderr
+    assert photo.read_bytes() == HOPPER.read_bytes()
+
+
+def test_live_refuses_to_write_over_the_video_it_plays(run_cli, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes((PROJECT_ROOT / "data" / "images" / "demo_faces.mp4").read_bytes())
+    r = run_cli("live", "--video", str(clip), "--out", str(clip))
+    assert r.returncode == 2 and "is the input" in r.stderr and "Traceback" not in r.stderr
+    assert clip.read_bytes() == (PROJECT_ROOT / "data" / "images" / "demo_faces.mp4").read_bytes()
+
+
+@pytest.mark.parametrize("card", ["[]", '{"fast_model": null}', '{"fast_model": {"sha256": 5}}', "not json"])
+def test_a_malformed_model_card_falls_back_with_one_warning(tmp_path, card):
+    import shutil
+    import warnings
+
+    from fer_utils.inference import fast_model_problem, load_inference_model
+
+    for suffix in (".keras", ".tflite"):
+        shutil.copy(PROJECT_ROOT / "models" / f"fer_vgg_bn{suffix}", tmp_path / f"m{suffix}")
+    (tmp_path / "m.json").write_text(card)
+    assert "malformed" in fast_model_problem(tmp_path / "m.keras")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_inference_model(tmp_path / "m.keras")
+    assert len(caught) == 1 and "using the slower Keras model" in str(caught[0].message)
+    assert model.output_shape[-1] == len(EMOTIONS)
+
+
+def test_a_keras_zip_bomb_is_refused_before_unpacking(tmp_path, monkeypatch):
+    import zipfile
+
+    from fer_utils import models
+    from fer_utils.inference import ModelError
+
+    monkeypatch.setattr(models, "MAX_MODEL_BYTES", 20_000_000)  # the real limit is 1 GiB; the same check
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("model.weights.h5", b"\0" * 30_000_000)  # 30 MB of zeros: about 30 KB compressed
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(ModelError, match="would unpack to 30 MB"):
+        models.load_model(bomb)
+    models.check_keras_archive(PROJECT_ROOT / "models" / "fer_vgg_bn.keras")  # the shipped model passes
+
+
+def test_one_writer_per_run_folder(tmp_path):
+    import subprocess
+    import sys
+
+    from fer_utils.files import FolderLock
+
+    with FolderLock(tmp_path, "training run"):
+        with pytest.raises(ValueError, match=r"in use by another training run \(process \d+, still running\)"):
+            with FolderLock(tmp_path, "training run"):
+                pass
+    assert not (tmp_path / ".lock").exists()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / ".lock").write_text(f"{gone.stdout.strip()} 12345")  # a holder that has exited: a stale lock
+    with FolderLock(tmp_path, "training run"):
+        assert (tmp_path / ".lock").read_text().split()[0] == str(__import__("os").getpid())

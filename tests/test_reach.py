@@ -22,7 +22,7 @@ PHOTO = PROJECT_ROOT / "data" / "images" / "grace_hopper.jpg"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 INFERENCE_WITHOUT_TENSORFLOW = f"""
-import resource, sys, time
+import sys, time
 start = time.perf_counter()
 from fer_utils import cli
 assert cli.main(["predict", {str(PHOTO)!r}]) == 0
@@ -36,8 +36,9 @@ live = EmotionDetector.for_video()
 for _ in range(3):
     annotate_jpeg(live, encode_jpeg(frame))
 LiveAnnotator(live).annotate(frame[:, :, ::-1].copy())
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print({{"tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules,
-       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "first_result_s": first_result_s}})
+       "peak_rss_mb": peak_kb / 1024, "first_result_s": first_result_s}})
 """
 
 
@@ -94,7 +95,7 @@ def test_live_opens_a_real_window_with_annotated_faces(x_display, tmp_path):
     shots = []
     try:
         deadline = time.monotonic() + 60
-        while demo.poll() is None and time.monotonic() < deadline and len(shots) < 8:
+        while demo.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
             dump = subprocess.run(["xwd", "-root", "-silent", "-display", x_display], capture_output=True)
             if dump.returncode == 0:
@@ -104,13 +105,17 @@ def test_live_opens_a_real_window_with_annotated_faces(x_display, tmp_path):
         demo.kill()
     assert demo.returncode == 0 and "Traceback" not in err, err[-2000:]
     assert "frames/s; faces in" in out
-    colors = np.array([c[::-1] for e, c in EMOTION_COLORS_BGR.items() if e != "neutral"])  # RGB, not grey
+    colors = np.array([c[::-1] for c in EMOTION_COLORS_BGR.values()])  # RGB
 
-    def box_pixels(shot):
-        return int((shot[:, :, None, :] == colors[None, None]).all(-1).any(-1).sum())
+    def box_edge(shot) -> int:
+        """The longest horizontal run of one emotion colour: a drawn box's top or bottom edge."""
+        painted = (shot[:, :, None, :] == colors[None, None]).all(-1).any(-1)
+        runs = np.diff(np.pad(painted.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+        starts, ends = np.nonzero(runs == 1), np.nonzero(runs == -1)
+        return int((ends[1] - starts[1]).max()) if len(starts[1]) else 0
 
-    best = max(shots, key=box_pixels) if shots else None
-    assert best is not None and box_pixels(best) > 100, "no window with a drawn face box was seen"
+    best = max(shots, key=box_edge) if shots else None
+    assert best is not None and box_edge(best) >= 40, "no window with a drawn face box was seen"
     cv2.imwrite(os.environ.get("FER_WINDOW_SCREENSHOT", str(tmp_path / "window.png")), best[:, :, ::-1])
 
 
@@ -166,5 +171,5 @@ def test_a_notebook_that_needs_tensorflow_says_so_where_it_has_no_wheel(monkeypa
 
     monkeypatch.setattr(environment, "pinned_versions", lambda extras=(): {"numpy": "2.4.6"})  # as on 3.14
     stops, _ = environment.environment_problems(tensorflow=True)
-    assert len(stops) == 1 and "needs TensorFlow, which has no wheel for Python" in stops[0]
+    assert len(stops) == 1 and "needs TensorFlow, which has no wheel for" in stops[0] and "3.11-3.13" in stops[0]
     assert environment.environment_problems(tensorflow=False)[0] == []
