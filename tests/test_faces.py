@@ -64,7 +64,8 @@ def test_two_faces_classified_in_one_batch(detector):
     for r in results:
         assert set(r.probabilities) == set(EMOTIONS) and sum(r.probabilities.values()) == pytest.approx(1, abs=1e-4)
         assert r.emotion == max(r.probabilities, key=r.probabilities.get)
-        assert set(r.to_json()) == {"box", "emotion", "probabilities"}
+        assert set(r.to_json()) == {"box", "emotion", "probabilities", "keypoints"}  # the CNN detector's 6 points
+        assert set(r.to_json()["keypoints"]) == {"right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear"}
 
 
 def test_smoothing_blends_with_the_previous_frame(hopper):
