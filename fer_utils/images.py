@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .inference import stderr_silenced
+
 
 class ImageError(ValueError):
     """An input is not a readable image or video."""
@@ -136,8 +138,13 @@ def decode_image(data: bytes, name: str, flags: int = cv2.IMREAD_COLOR) -> np.nd
         raise ImageError(f"{name} is truncated: its {truncated} data ends early (an incomplete download or copy?); "
                          f"copy the whole file again")
     try:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        with stderr_silenced():  # libjpeg's own "Corrupt JPEG data" lines: the ImageError below says it once
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as e:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(e):  # the decoder read a size over the limit and stopped
+            raise ImageError(f"{name} is larger than the limit of {limit / 1e6:g} megapixels (as its decoder reads it) "
+                             f"and was not decoded: shrink it, or raise the limit with the {MAX_PIXELS_ENV} setting "
+                             f"(before starting Python) if you trust the file") from e
         raise ImageError(f"{name} could not be decoded ({str(e).strip().splitlines()[-1]})") from e
     if img is None:
         raise ImageError(f"{name} is not a readable image (corrupt, or not a JPEG, PNG or other format OpenCV reads)")

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -29,18 +30,22 @@ class ModelError(ValueError):
     """A model file is missing, unreadable or does not fit FER-2013 faces."""
 
 
+_STDERR_LOCK = threading.RLock()  # file descriptor 2 is one per process: threads take turns
+
+
 @contextlib.contextmanager
 def stderr_silenced():
     """Silence everything written to file descriptor 2 (C++ libraries included) inside the block."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

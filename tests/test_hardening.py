@@ -446,3 +446,23 @@ def test_one_writer_per_run_folder(tmp_path):
     (tmp_path / ".lock").write_text(f"{gone.stdout.strip()} 12345")  # a holder that has exited: a stale lock
     with FolderLock(tmp_path, "training run"):
         assert (tmp_path / ".lock").read_text().split()[0] == str(__import__("os").getpid())
+
+
+def test_image_bombs_past_the_header_check_are_refused_by_the_decoder(tmp_path, run_cli):
+    """A TIFF, and a JPEG with a junk byte before its frame header (so our header reader finds no size):
+    the decoder's own pixel limit (set from FER_MAX_IMAGE_PIXELS when fer_utils is imported) refuses both
+    before allocating 81 megapixels; the call goes on past them (rc 1) with one line each."""
+    big = np.zeros((9000, 9000), np.uint8)
+    tiff = tmp_path / "bomb.tif"
+    assert cv2.imwrite(str(tiff), big)
+    data = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 10])[1].tobytes()
+    sof = data.index(b"\xff\xc0")
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(data[:sof] + b"\x00" + data[sof:])
+    r = run_cli("predict", str(tiff), str(junk), str(HOPPER))
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and all("larger than the limit of 50 megapixels" in line or "not a readable image" in line
+                                   or "could not be decoded" in line for line in lines), lines
+    assert "bomb.tif is larger than the limit" in r.stderr
+    assert "grace_hopper.jpg:" in r.stdout  # the good input after them was processed
