@@ -1,8 +1,9 @@
 """Shared helpers for the facial emotion recognition notebook series.
 
-One module per stage: `data` (FER-2013), `models` (builders, loading, inference), `training`,
-`evaluation`, `viz` (figures). Importing the package is cheap: TensorFlow loads only with
-`models` or `training`.
+One module per stage: `data` (FER-2013), `images`, `models` (Keras builders and loading), `inference`
+(LiteRT, no TensorFlow), `training`, `teachers`, `evaluation`, `detection`, `tracking`, `features`,
+`pipeline`, `drawing`, `video`, `files`, `live`, `desktop`, `webapp`, `viz`. Importing the package is cheap:
+TensorFlow loads only with `models`, `training` or `backend`.
 """
 import os
 
