@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection_benchmark import background, iou, place_face  # noqa: E402
+from detection_benchmark import background, place_face  # noqa: E402
 from results_file import write_result  # noqa: E402
 
 from fer_utils.data import load_fer2013  # noqa: E402
 from fer_utils.detection import make_detector  # noqa: E402
 from fer_utils.inference import load_inference_model, predict_proba  # noqa: E402
-from fer_utils.pipeline import DEFAULT_MODEL, crop_aligned  # noqa: E402
+from fer_utils.pipeline import DEFAULT_MODEL, crop_aligned, iou  # noqa: E402
 from fer_utils.timing import cpu_description  # noqa: E402
 
 ANGLES = (-30, -20, -10, 0, 10, 20, 30)

@@ -22,6 +22,7 @@ from results_file import write_result  # noqa: E402
 
 from fer_utils.data import load_fer2013  # noqa: E402
 from fer_utils.detection import make_detector  # noqa: E402
+from fer_utils.pipeline import iou  # noqa: E402
 from fer_utils.timing import cpu_description  # noqa: E402
 
 FRAME = (480, 640)  # height, width
@@ -90,13 +91,6 @@ def _apart(a, b) -> bool:
     """Two faces' padded squares do not touch (rotated corners stay separate)."""
     grow = lambda r: (r[0] - 0.25 * r[2], r[1] - 0.25 * r[3], 1.5 * r[2], 1.5 * r[3])  # noqa: E731
     return iou(grow(a), grow(b)) == 0
-
-
-def iou(a, b) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return iw * ih / max(a[2] * a[3] + b[2] * b[3] - iw * ih, 1e-9)
 
 
 def score(detections: list[np.ndarray], truths: list[list[tuple]], min_iou: float = 0.3) -> tuple[int, int]:

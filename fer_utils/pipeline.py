@@ -75,11 +75,11 @@ class FaceResult:
         return out
 
 
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw, ih = max(0, min(ax + aw, bx + bw) - max(ax, bx)), max(0, min(ay + ah, by + bh) - max(ay, by))
-    return iw * ih / float(aw * ah + bw * bh - iw * ih)
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih / max(a[2] * a[3] + b[2] * b[3] - iw * ih, 1e-9)
 
 
 class EmotionDetector:
@@ -143,7 +143,7 @@ class EmotionDetector:
 
     def _match(self, box) -> int | None:
         """Index of the previous frame's face that overlaps `box` most (IoU > 0.3), or None."""
-        ious = [_iou(r.box, box) for r in self._previous]
+        ious = [iou(r.box, box) for r in self._previous]
         best = int(np.argmax(ious)) if ious else 0
         return best if ious and ious[best] > 0.3 else None
 

@@ -1,7 +1,6 @@
 """Face detection: the CNN detector's anchors, decoding and suppression (checked by hand-made outputs), its
 results on real photos, the Haar cascade's size limits, and one label for one face on every path."""
 import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -14,8 +13,6 @@ from fer_utils.images import read_image, to_gray
 from fer_utils.pipeline import EmotionDetector, crop_aligned, eye_angle
 
 IMAGES = PROJECT_ROOT / "data" / "images"
-sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-import detection_benchmark  # noqa: E402
 
 
 def test_anchors_are_the_centres_of_a_48_by_48_grid():

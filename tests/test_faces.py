@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fer_utils.data import EMOTIONS, PROJECT_ROOT
-from fer_utils.pipeline import EmotionDetector, crop_aligned, crop_faces
+from fer_utils.pipeline import EmotionDetector, crop_aligned
 from fer_utils.detection import HaarFaceDetector
 from fer_utils.images import ImageError, read_image, to_gray
 from fer_utils.drawing import draw_results
