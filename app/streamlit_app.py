@@ -1,10 +1,10 @@
 """Facial emotion recognition in the browser: `streamlit run app/streamlit_app.py`.
 
-Two pages (views/): photos and camera snapshots; live camera video (streamlit-webrtc). Streamlit runs
-this script from the top on every interaction; the model is loaded once per server (st.cache_resource).
+Two pages (views/): photos and camera snapshots, analysed on the server; live camera video, analysed in the
+visitor's own browser (fer_utils.browser_live: LiteRT.js in a Streamlit component, frames never leave the
+device). Streamlit runs this script from the top on every interaction; the photo model is loaded once per
+server (st.cache_resource).
 """
-import streamlit_webrtc  # noqa: F401  # first, always: pylibsrtp (aiortc) segfaults when imported after TensorFlow
-
 import streamlit as st
 
 from fer_app_common import sidebar

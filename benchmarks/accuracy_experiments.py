@@ -20,12 +20,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer_utils.data import EMOTIONS, PROJECT_ROOT  # noqa: E402
+from fer_utils.results import portable_path, portable_recorded  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 RESTART_COMMAND = ("python -m fer_utils train --data PATH/TO/fer2013.csv.gz --out runs/candidates/vgg_bn_restart.keras "
                    "--run-dir runs/vgg_bn_restart --epochs 16 --lr 1e-3 --warmup 1 --init models/fer_vgg_bn.keras "
                    "--ema 0.99")
-NO_TIME = "not measured this session: the 2 CPU cores had time for one training run (the warm restart)"
+NO_TIME = "not measured for this table: the 2 CPU cores had time for one training run (the warm restart) when it was made"
 NOT_MEASURED = [
     {"lever": "class-balanced loss / re-weighting for disgust and fear",
      "how": "fer_utils.training.train(..., class_weight_power=0.5): loss weights (1/frequency)**power; "
@@ -69,8 +70,7 @@ def weight_average_curve(history: dict[str, list[float]]) -> dict:
 
 def shown(path: Path) -> str:
     """A path relative to the checkout when it is inside it (results files stay portable)."""
-    path = Path(path).resolve()
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+    return portable_path(path)
 
 
 def training_minutes(card_path: Path, log_path: Path) -> tuple[float | None, str]:
@@ -79,7 +79,7 @@ def training_minutes(card_path: Path, log_path: Path) -> tuple[float | None, str
     if card_path.is_file():
         card = json.loads(card_path.read_text())
         if card.get("training_minutes_this_process") is not None:
-            return card["training_minutes_this_process"], f"{card_path.name} (training_minutes_this_process)"
+            return card["training_minutes_this_process"], f"the training time in the run's model card, {card_path.name}"
     if log_path.is_file():
         seconds = epoch_seconds(log_path.read_text())
         if seconds:
@@ -122,7 +122,7 @@ def main() -> None:
     training = {
         "shipped": {"minutes": shipped_card.get("training_minutes_this_process"),
                     "minutes_from": shipped.with_suffix(".json").name, "epochs": shipped_card.get("epochs_run"),
-                    "hardware": shipped_card.get("hardware"), "command": shipped_card.get("command")},
+                    "hardware": shipped_card.get("hardware"), "command": portable_recorded(shipped_card.get("command", ""))},
         "restart": {"minutes": restart_minutes[0], "minutes_from": restart_minutes[1], "epochs": epochs_done,
                     "finished": finished, "hardware": cpu_description(), "command": RESTART_COMMAND,
                     "what": "warm restart from the shipped weights: 16 epochs, peak learning rate 1e-3, 1 warm-up "

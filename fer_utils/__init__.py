@@ -9,9 +9,10 @@ import os
 
 # OpenCV reads its decoder's pixel limit once, when cv2 is imported: set it to the series' limit first, so that
 # every format OpenCV decodes (TIFF, JPEG 2000, GIF, AVIF, a JPEG with a hidden frame header...) is refused by
-# the decoder itself from the size it reads, before it allocates the pixels (images.max_image_pixels).
+# the decoder itself from the size it reads, before it allocates the pixels (images.max_image_pixels). Always
+# set (not setdefault): a child process must not inherit its parent's limit in place of its own setting.
 _limit = os.environ.get("FER_MAX_IMAGE_PIXELS", "").strip()
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", _limit if _limit.isdigit() and int(_limit) > 0 else "50000000")
+os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = _limit if _limit.isdigit() and int(_limit) > 0 else "50000000"
 
 from .data import EMOTIONS, load_fer2013, load_for_notebook  # noqa: E402
 

@@ -5,13 +5,19 @@ import argparse
 import json
 import platform
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+import warnings
 from pathlib import Path
 
 from .data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError, load_fer2013
-from .files import atomic_write, refuse_overwriting_inputs
+from .files import DiskFullError, FolderLock, atomic_write, refuse_overwriting_inputs
+from .predict import IMAGE_OUT_SUFFIXES, VIDEO_SUFFIXES, plan_outputs, predict_files  # noqa: F401 (cli's names)
+from .predict import write_image as _write_image  # noqa: F401
+from .results import portable_command, portable_path, portable_recorded
 
 
 def _load_data(args):
@@ -65,9 +71,12 @@ PROTOCOL = ("trained on Training only. Chosen on PublicTest: the checkpoint (bes
             "(dedup_* in metrics: the figures without them)")
 
 
-def _writable_folder(folder: Path, what: str) -> None:
-    """Create `folder` if needed and check that a file can be written in it; a ValueError says why not."""
+def _writable_folder(folder: Path, what: str, created: list[Path] | None = None) -> None:
+    """Create `folder` if needed and check that a file can be written in it; a ValueError says why not.
+    The folders it creates are appended to `created` (so that a call that fails can remove them again)."""
     try:
+        if created is not None:
+            created += [f for f in (*reversed(folder.parents), folder) if not f.exists()]
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -75,8 +84,9 @@ def _writable_folder(folder: Path, what: str) -> None:
         raise ValueError(f"{what}: cannot write in {folder} ({e.strerror or e}); choose another folder") from e
 
 
-def _check_train_args(args) -> tuple[Path, Path]:
-    """The model file and the run folder of `train`, with every argument checked before any data is read."""
+def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Path]:
+    """The model file and the run folder of `train`, with every argument checked before any data is read;
+    the folders created for them are appended to `created`."""
     out = Path(args.out)
     if out.suffix != ".keras" or out.is_dir():
         raise ValueError(f"--out {out}: give a model file name ending in .keras, e.g. models/my_model.keras")
@@ -91,9 +101,10 @@ def _check_train_args(args) -> tuple[Path, Path]:
             raise ValueError(f"{name} must be {need}, got {value}")
     if args.init and not Path(args.init).is_file():
         raise ValueError(f"--init {args.init}: no such model file")
-    _writable_folder(out.parent, "--out")
+    _writable_folder(out.parent, "--out", created)
     run_dir = Path(args.run_dir or Path("runs") / out.stem)
-    _writable_folder(run_dir, "--run-dir")
+    _writable_folder(run_dir, "--run-dir", created)
+    FolderLock(run_dir, "training run").check()  # another training there now: refused before TensorFlow loads
     from .training import check_run_dir  # imports TensorFlow: after the quick checks
 
     check_run_dir(run_dir)
@@ -101,7 +112,19 @@ def _check_train_args(args) -> tuple[Path, Path]:
 
 
 def cmd_train(args) -> int:
-    out, run_dir = _check_train_args(args)
+    created: list[Path] = []  # the folders this call creates: removed again if it fails while they are empty
+    try:
+        return _train(args, created)
+    except BaseException:
+        for folder in reversed(created):  # (an interrupted first epoch leaves only an empty backup/ folder)
+            if folder.is_dir() and not any(f.is_file() for f in folder.rglob("*")):
+                shutil.rmtree(folder)
+        raise
+
+
+def _train(args, created: list[Path]) -> int:
+    """`train`'s work (see `cmd_train`)."""
+    out, run_dir = _check_train_args(args, created)
     import numpy as np
 
     from .evaluation import evaluate_split
@@ -111,11 +134,15 @@ def cmd_train(args) -> int:
 
     data = _load_data(args)
     start = time.time()
-    model = train(lambda: build_model(args.arch), data["Training"], data["PublicTest"], run_dir,
-                  epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
-                  patience=args.patience, verbose=2 if not sys.stdout.isatty() else "auto",
-                  init_weights=args.init, warmup_epochs=args.warmup, ema_momentum=args.ema, mixup=args.mixup,
-                  precision=args.precision)
+    try:
+        model = train(lambda: build_model(args.arch), data["Training"], data["PublicTest"], run_dir,
+                      epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
+                      patience=args.patience, verbose=2 if not sys.stdout.isatty() else "auto",
+                      init_weights=args.init, warmup_epochs=args.warmup, ema_momentum=args.ema, mixup=args.mixup,
+                      precision=args.precision)
+    except DiskFullError as e:
+        raise DiskFullError(e.errno, f"{e}; {run_dir} keeps the last finished epoch, and the same command resumes "
+                                     f"from it", e.needed_bytes) from e
     minutes = (time.time() - start) / 60
     try:
         atomic_write(out, model.save)
@@ -126,7 +153,7 @@ def cmd_train(args) -> int:
     atomic_write(out.with_name(out.stem + "_history.csv"), lambda tmp: shutil.copy(run_dir / "history.csv", tmp))
     card = {
         "model": out.name, "architecture": args.arch, "params": int(model.count_params()),
-        "data": str(data.source), "labels": "original FER-2013 labels",
+        "data": portable_path(data.source), "labels": "original FER-2013 labels",
         "protocol": PROTOCOL,
         "inference": INFERENCE,
         "epochs_planned": args.epochs, "epochs_run": len(history.get("epoch", [])),
@@ -139,7 +166,7 @@ def cmd_train(args) -> int:
                             "label_smoothing": 0.1, "augmentation": "flip, rotate 10 deg, zoom 0.9-1.1, "
                             "shift 4 px, random erasing p=0.25"},
         "hardware": _hardware(), "versions": _versions(),
-        "command": "python -m fer_utils " + " ".join(sys.argv[1:]),
+        "command": portable_command("python -m fer_utils", sys.argv[1:]),
         "metrics": {s: evaluate_split(model, data[s], training=data.splits.get("Training"))
                     for s in ("PublicTest", "PrivateTest") if s in data.splits},
     }
@@ -171,133 +198,21 @@ def cmd_evaluate(args) -> int:
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
         card.setdefault("metrics", {})[args.split] = metrics
         card["inference"] = INFERENCE
-        card["evaluation_command"] = "python -m fer_utils " + " ".join(sys.argv[1:])
+        card["evaluation_command"] = portable_command("python -m fer_utils", sys.argv[1:])
+        card.setdefault("evaluation_commands", {})[args.split] = card["evaluation_command"]  # the command per split
         save_json(card, card_path)
         print(f"updated {card_path}", file=sys.stderr)
     return 0
 
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-IMAGE_OUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def plan_outputs(inputs: list[str], out: str | None) -> list[Path | None]:
-    """The annotated copy each input of `predict` writes (None everywhere without --out), found before any
-    work starts. One input and an --out that is not a folder: that file, whose folder must exist and whose
-    extension must fit (.mp4 for a video, an image extension for an image). Several inputs, or an existing
-    folder: NAME_annotated.png|.mp4 inside it (created if needed), numbered _2, _3, ... where two inputs
-    share a name. A ValueError says what is wrong with --out."""
-    if not out:
-        return [None] * len(inputs)
-    target = Path(out)
-    is_video = [Path(name).suffix.lower() in VIDEO_SUFFIXES for name in inputs]
-    if len(inputs) == 1 and not target.is_dir():
-        suffix = target.suffix.lower()
-        if not suffix:
-            raise ValueError(f"--out {target} has no extension and is not a folder: name a file (e.g. {target}.png "
-                             f"for an image, {target}.mp4 for a video), or create the folder first")
-        if is_video[0] and suffix != ".mp4":
-            raise ValueError(f"--out {target}: a video's annotated copy is written as .mp4, not {suffix}")
-        if not is_video[0] and suffix not in IMAGE_OUT_SUFFIXES:
-            raise ValueError(f"--out {target}: {suffix} is not an image format; use {', '.join(IMAGE_OUT_SUFFIXES)}")
-        if not target.parent.is_dir():
-            raise ValueError(f"--out {target}: the folder {target.parent} does not exist; create it first")
-        return [target]
-    if target.is_file() or (not target.exists() and target.suffix.lower() in (*IMAGE_OUT_SUFFIXES, ".mp4")):
-        raise ValueError(f"--out {target} is a file name; with several inputs --out must be a folder")
-    taken: set[str] = set()
-    outputs = []
-    for name, video in zip(inputs, is_video):
-        stem, suffix = f"{Path(name).stem}_annotated", ".mp4" if video else ".png"
-        file_name, n = stem + suffix, 1
-        while file_name.lower() in taken:
-            n += 1
-            file_name = f"{stem}_{n}{suffix}"
-        taken.add(file_name.lower())
-        outputs.append(target / file_name)
-    return outputs
-
-
-def _write_image(path: Path, image) -> None:
-    import cv2
-
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write the image {path}")
-
-
-def _predict_video(detector, path: Path, out: Path | None) -> dict:
-    import cv2
-
-    from .images import ImageError
-    from .drawing import draw_results
-    from .video import VideoWriter
-
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file" if not path.exists() else f"{path} is not a video file")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ImageError(f"{path} is not a readable video (corrupt or an unsupported format)")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    writer, frames = None, []
-    detector.reset()
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            results = detector(frame)
-            frames.append([r.to_json() for r in results])
-            if out is not None:
-                if writer is None:
-                    writer = VideoWriter(out, fps, frame.shape[1::-1])
-                writer.write(draw_results(frame, results))
-    except cv2.error as e:
-        reason = str(e).strip().splitlines()[-1]
-        raise ImageError(f"{path}: frame {len(frames) + 1} could not be processed ({reason})") from e
-    finally:
-        cap.release()
-        if writer is not None:
-            writer.close()
-    if not frames:
-        raise ImageError(f"{path} has no readable frames (corrupt or an unsupported codec)")
-    return {"path": str(path), "fps": fps, "frames": frames}
-
-
 def cmd_predict(args) -> int:
-    from .pipeline import EmotionDetector
-    from .images import ImageError, read_image
-    from .drawing import draw_results
-
     outputs = plan_outputs(args.inputs, args.out)
     refuse_overwriting_inputs(outputs, args.inputs)
     if args.out and (len(args.inputs) > 1 or Path(args.out).is_dir()):
         _writable_folder(Path(args.out), "--out")
     elif args.out:
         _writable_folder(Path(args.out).parent, "--out")
-    detector = EmotionDetector(args.model, detector=args.detector)  # photos: 4 test-time views
-    video_detector = EmotionDetector.for_video(detector.model, detector=args.detector)  # videos: smoothing, 1 view
-    failed = 0
-    for name, out in zip(args.inputs, outputs):
-        path = Path(name)
-        try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                result = _predict_video(video_detector, path, None) if out is None else \
-                    atomic_write(out, lambda tmp: _predict_video(video_detector, path, tmp))
-                summary = f"{len(result['frames'])} frames, faces in {sum(bool(f) for f in result['frames'])}"
-            else:
-                image = read_image(path)
-                faces = detector(image)
-                result = {"path": str(path), "faces": [r.to_json() for r in faces]}
-                if out is not None:
-                    atomic_write(out, lambda tmp: _write_image(tmp, draw_results(image, faces, landmarks=args.landmarks)))
-                summary = ", ".join(f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%} at {f['box']}"
-                                    for f in result["faces"]) or "no face found"
-        except ImageError as e:
-            print(f"error: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        print(json.dumps(result) if args.json else f"{path}: {summary}" + (f" -> {out}" if out else ""), flush=True)
-    return 1 if failed else 0
+    return predict_files(args.inputs, outputs, args.model, args.detector, args.landmarks, args.json)
 
 
 def cmd_bench(args) -> int:
@@ -346,10 +261,11 @@ def cmd_teacher(args) -> int:
     training_card_path = model_path.with_suffix(".json")
     training_card = json.loads(training_card_path.read_text()) if training_card_path.is_file() else {}
     card = {"name": args.name, "inference": INFERENCE, "runtime": type(model).__name__,
-            "training": {k: training_card.get(k) for k in ("command", "architecture", "params", "epochs_planned", "epochs_run",
+            "training": {k: portable_recorded(training_card[k]) if k == "command" and training_card.get(k)
+                         else training_card.get(k) for k in ("command", "architecture", "params", "epochs_planned", "epochs_run",
                                                           "best_epoch", "training_minutes_this_process",
                                                           "hyperparameters", "hardware", "versions")},
-            "predictions_by": "python -m fer_utils " + " ".join(sys.argv[1:]), "hardware": _hardware()}
+            "predictions_by": portable_command("python -m fer_utils", sys.argv[1:]), "hardware": _hardware()}
     out = save_teacher(args.name, teacher_predictions(model, data), data, card)
     public = json.loads((out / "card.json").read_text())["PublicTest"]
     print(f"wrote {out}: PublicTest accuracy {public['accuracy']:.4f}, macro-F1 {public['macro_f1']:.4f}")
@@ -363,8 +279,14 @@ def cmd_live(args) -> int:
 
 
 def cmd_student(args) -> int:
-    from .student import build_student_edition
+    from .student import build_instructor_edition, build_student_edition
 
+    args.out = args.out or args.edition
+    if args.edition == "instructor":
+        written = build_instructor_edition(args.notebooks, args.solutions, args.out)
+        print(f"{args.out}/: {len(written)} notebooks with their solutions and outputs (worked solutions in "
+              f"{args.out}/solutions/); keep it from students")
+        return 0
     marked = build_student_edition(args.notebooks, args.out)
     for name, n in marked.items():
         print(f"{args.out}/{name}: outputs cleared, {n} cell(s) left for the student")
@@ -447,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     lv.set_defaults(func=cmd_live)
 
     x = sub.add_parser("export", help="(re)build the fast TFLite model next to a .keras model")
-    x.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "fer_vgg_bn.keras"))
+    x.add_argument("--model", default=str(PROJECT_ROOT / "models" / "fer_vgg_bn.keras"),
+                   help="the .keras model; its fast copy NAME.tflite is written beside it (default: under $FER_HOME)")
     x.set_defaults(func=cmd_export)
 
     te = sub.add_parser("teacher", help="store a trained model's predictions as a teacher (models/teachers/NAME/)")
@@ -457,22 +380,60 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("--skip-corrupt", action="store_true", help=skip_help)
     te.set_defaults(func=cmd_teacher)
 
-    st = sub.add_parser("student", help="build the student edition: notebooks with outputs cleared, marked cells stubbed")
+    st = sub.add_parser("student", help="build the student edition (outputs cleared, marked cells stubbed, no answers) "
+                                         "or, with --edition instructor, the instructor edition")
     st.add_argument("--notebooks", default=str(Path(__file__).resolve().parent.parent / "notebooks"))
-    st.add_argument("--out", default="student", help="folder to write (default: student/)")
+    st.add_argument("--solutions", default=str(Path(__file__).resolve().parent.parent / "solutions"),
+                    help="the worked solutions (instructor edition only)")
+    st.add_argument("--edition", choices=("student", "instructor"), default="student")
+    st.add_argument("--out", help="folder to write (default: student/ or instructor/, both git-ignored)")
     st.set_defaults(func=cmd_student)
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that every `finally` runs (the
+    temporary files of `atomic_write` are removed, a training run's lock is released)."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
+AFTER_INTERRUPT = {
+    "train": "training stopped; the run folder keeps every finished epoch: rerun the same command to resume",
+    "predict": "stopped; the inputs listed above were done, and no half-written output was left",
+    "live": "stopped; no half-written video was left",
+}
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A Python warning as one `warning:` line on stderr, like the errors (no source file and line)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (DatasetError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ImportError as e:  # a missing package, or OpenCV's GUI build without the system's libGL
-        from .environment import import_problem
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    with warnings.catch_warnings():  # restores Python's own warning display when main returns
+        warnings.showwarning = _warning_line
+        try:
+            return args.func(args)
+        except (KeyboardInterrupt, Terminated) as e:
+            how, status = ("interrupted (Ctrl-C)", 130) if isinstance(e, KeyboardInterrupt) else \
+                ("terminated (SIGTERM)", 143)
+            print(f"{how}: {AFTER_INTERRUPT.get(args.command, 'stopped; nothing half-written was left')}",
+                  file=sys.stderr, flush=True)
+            return status
+        except (DatasetError, ValueError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except ImportError as e:  # a missing package, or OpenCV's GUI build without the system's libGL
+            from .environment import import_problem
 
-        print(f"error: {import_problem(e)}", file=sys.stderr)
-        return 2
+            print(f"error: {import_problem(e)}", file=sys.stderr)
+            return 2
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)

@@ -17,6 +17,7 @@ import csv
 import gzip
 import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,26 +202,53 @@ def _check_head(path: Path) -> None:
             _check_pixels(path, line_no, _checked_row(path, line_no, row, columns)[2])
 
 
-def _load_csv(path: Path) -> dict[str, Split]:
+def _gzip_problem(path: Path) -> str | None:
+    """Why a gzipped file is damaged (a bad deflate stream, CRC or length: it was cut or changed), found by
+    reading it through once; None for a whole gzip file or a file that is not gzipped."""
+    with open(path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return None
     try:
-        _check_head(path)
-        with _open_text(path) as f:
-            reader = csv.reader(f)
-            columns = _columns(path, next(reader, None))
-            labels: list[int] = []
-            usages: list[str] = []
-            pixels: list[str] = []
-            line_nos: list[int] = []
-            for line_no, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                label, usage, row_pixels = _checked_row(path, line_no, row, columns)
-                labels.append(label)
-                usages.append(usage)
-                pixels.append(row_pixels)
-                line_nos.append(line_no)
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as e:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as e:
+        return str(e) or type(e).__name__
+    return None
+
+
+def _load_csv(path: Path) -> dict[str, Split]:
+    """The splits of a FER-2013 CSV. A problem in a gzipped file is first blamed on the gzip file itself
+    where it is damaged (its lines are then not what was written), not on a line of the CSV."""
+    try:
+        return _read_csv(path)
+    except (DatasetError, OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as e:
+        problem = _gzip_problem(path)
+        if problem:
+            raise DatasetError(f"{path} is a damaged gzip file ({problem}): it was cut short or changed, so its "
+                               f"lines cannot be trusted. Re-download it. {DOWNLOAD_HELP}") from e
+        if isinstance(e, DatasetError):
+            raise
         raise DatasetError(f"{path} could not be read as a FER-2013 CSV ({e}). Re-download it. {DOWNLOAD_HELP}") from e
+
+
+def _read_csv(path: Path) -> dict[str, Split]:
+    _check_head(path)
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        columns = _columns(path, next(reader, None))
+        labels: list[int] = []
+        usages: list[str] = []
+        pixels: list[str] = []
+        line_nos: list[int] = []
+        for line_no, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            label, usage, row_pixels = _checked_row(path, line_no, row, columns)
+            labels.append(label)
+            usages.append(usage)
+            pixels.append(row_pixels)
+            line_nos.append(line_no)
     if not labels:
         raise DatasetError(f"{path} has a header but no rows.")
     try:

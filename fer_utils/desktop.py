@@ -25,7 +25,8 @@ from .data import EMOTIONS
 from .drawing import EMOTION_COLORS_BGR, draw_results
 from .pipeline import EmotionDetector, FaceResult
 from .files import atomic_write, refuse_overwriting_inputs
-from .video import VIDEO_OUT_SUFFIXES, VideoWriter
+from .images import ImageError
+from .video import VIDEO_OUT_SUFFIXES, VideoWriter, check_frame_size
 
 WINDOW = "Facial emotion recognition (q or Esc quits)"
 QUIT_KEYS = {ord("q"), ord("Q"), 27}
@@ -92,6 +93,11 @@ def open_source(camera: int | None, video: str | None) -> tuple[cv2.VideoCapture
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             raise DemoError(f"{path} is not a readable video (corrupt or an unsupported format)")
+        try:
+            check_frame_size(cap, str(path))
+        except ImageError as e:
+            cap.release()
+            raise DemoError(str(e)) from None
         return cap, str(path)
     index = camera or 0
     problem = camera_problem(index, camera_devices())

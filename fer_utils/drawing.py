@@ -10,7 +10,7 @@ from .pipeline import FaceResult
 
 EMOTION_COLORS_BGR = {"angry": (40, 40, 220), "disgust": (40, 140, 40), "fear": (150, 60, 150),
                       "happy": (0, 200, 255), "sad": (200, 110, 30), "surprise": (0, 140, 255),
-                      "neutral": (170, 170, 170)}
+                      "neutral": (150, 125, 100)}  # blue-grey: >= 3:1 contrast on white and on black
 
 
 def draw_results(frame: np.ndarray, results: list[FaceResult], bars: bool = True,
@@ -34,11 +34,17 @@ def draw_results(frame: np.ndarray, results: list[FaceResult], bars: bool = True
             for fx, fy, fw, fh in boxes:
                 cv2.rectangle(out, (fx, fy), (fx + fw, fy + fh), (255, 255, 0) if name == "eyes" else (255, 0, 255), 1)
         if bars:
-            bx, bar_h = x + w + int(4 * scale), max(6, int(h / 9))
+            # the bar height follows the face, so the labels' font follows the bar height only (not the frame too)
+            bar_h, bar_w = max(6, int(h / 9)), int(60 * scale)
+            font = 0.06 * bar_h
+            text_w = cv2.getTextSize("sur", cv2.FONT_HERSHEY_PLAIN, font, 1)[0][0]
+            bx = x + w + int(4 * scale)
+            if bx + bar_w + text_w + 2 > out.shape[1]:  # no room right of the face: the bars go on its left
+                bx = max(0, x - int(4 * scale) - bar_w - text_w - 2)
             for i, e in enumerate(EMOTIONS):
                 by = y + i * bar_h
-                length = int(r.probabilities[e] * 60 * scale)
+                length = int(r.probabilities[e] * bar_w)
                 cv2.rectangle(out, (bx, by + 1), (bx + length, by + bar_h - 1), EMOTION_COLORS_BGR[e], -1)
                 cv2.putText(out, e[:3], (bx + length + 2, by + bar_h - 2), cv2.FONT_HERSHEY_PLAIN,
-                            0.6 * scale * bar_h / 10, (255, 255, 255), 1, cv2.LINE_AA)
+                            font, (255, 255, 255), max(1, bar_h // 12), cv2.LINE_AA)
     return out

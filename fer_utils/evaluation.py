@@ -1,6 +1,6 @@
 """Evaluation: accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix from
 label arrays (pure NumPy), a text report, the most confident mistakes, and what the network looks
-at (feature maps, Grad-CAM)."""
+at (feature maps, Grad-CAM on the logits)."""
 from __future__ import annotations
 
 import numpy as np
@@ -128,20 +128,47 @@ def feature_maps(model, faces: np.ndarray, layer_names: list[str]) -> list[np.nd
     return [keras.ops.convert_to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
+def logit_probe(model, layer_name: str):
+    """A function of a float batch (N, H, W, 1) that returns (the feature maps of `layer_name`, the
+    class scores before the final softmax): the last Dense layer's output without its softmax, or the
+    input of a final Softmax/Activation layer; a model that ends without a softmax returns its output."""
+    from .backend import keras
+
+    last = model.layers[-1]
+    maps = model.get_layer(layer_name).output
+    ends_in_softmax = getattr(getattr(last, "activation", None), "__name__", "") == "softmax" \
+        or isinstance(last, keras.layers.Softmax)
+    if not ends_in_softmax:
+        probe = keras.Model(model.inputs[0], [maps, model.output])
+        return lambda x: probe(x, training=False)
+    probe = keras.Model(model.inputs[0], [maps, last.input])
+    if not hasattr(last, "kernel"):  # a separate softmax layer: its input is the logits
+        return lambda x: probe(x, training=False)
+
+    def run(x):
+        feature_maps, features = probe(x, training=False)
+        logits = keras.ops.matmul(keras.ops.cast(features, last.kernel.dtype), last.kernel)
+        return feature_maps, (logits + last.bias if last.use_bias else logits)
+    return run
+
+
 def grad_cam(model, faces: np.ndarray, class_indices: np.ndarray, layer_name: str | None = None) -> np.ndarray:
     """Grad-CAM heat maps (N, 48, 48) in 0-1: where the chosen class's score depends on the last
-    feature maps (gradient-weighted channel sum, ReLU, upsampled). Needs the TensorFlow backend."""
+    feature maps (gradient-weighted channel sum, ReLU, upsampled). Needs the TensorFlow backend.
+
+    The score is the class's logit (before softmax, see `logit_probe`), as in Selvaraju et al. (2017),
+    not its probability. The gradient of a probability is p_c * (the logit's gradient minus the
+    p-weighted mean of all classes' logit gradients): it fades towards 0 as p_c nears 1 (the softmax
+    saturates) and mixes in the other classes, so the map would partly show what argues against the
+    rival classes rather than for this one."""
     import cv2
     import tensorflow as tf
 
-    from .backend import keras
-
-    layer = model.get_layer(layer_name or last_conv_layer(model))
-    probe = keras.Model(model.input, [layer.output, model.output])
+    probe = logit_probe(model, layer_name or last_conv_layer(model))
     x = tf.convert_to_tensor(np.asarray(faces, "float32")[..., None])
     with tf.GradientTape() as tape:
-        maps, probs = probe(x, training=False)
-        score = tf.reduce_sum(tf.gather(probs, class_indices, axis=1, batch_dims=1))
+        maps, logits = probe(x)
+        score = tf.reduce_sum(tf.gather(logits, class_indices, axis=1, batch_dims=1))
     grads = tape.gradient(score, maps)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cams = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1)).numpy()

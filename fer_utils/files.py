@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -14,27 +15,78 @@ T = TypeVar("T")
 
 
 class DiskFullError(OSError):
-    """A write failed for lack of space; the previous file, if any, is intact."""
+    """A write failed for lack of space; the previous file, if any, is intact. `needed_bytes`: about how
+    much free space the write needs (the size of the file's last version, or what was written before
+    the disk filled up)."""
+
+    def __init__(self, code: int, message: str, needed_bytes: int = 0):
+        super().__init__(code, message)
+        self.needed_bytes = needed_bytes
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+TEMP_MARK = ".tmp"  # temporary files are named .NAME.PID-XXXXXXXX.tmp.EXT (hidden, beside their target)
+_TEMP_NAME = re.compile(r"^\..*\.(\d+)-[0-9a-f]{8}\.tmp(\.[^/]*)?$")
+
+
+def temp_path(path: str | os.PathLike) -> Path:
+    """The temporary file `atomic_write` writes before renaming it to `path`: hidden, in the same folder, with
+    the same last two extensions (.weights.h5, .csv.gz: libraries that check a name's ending accept it)."""
+    path = Path(path)
+    keep = "".join(path.suffixes[-2:]) if len(path.name) > len("".join(path.suffixes[-2:])) else ""
+    base = path.name[:len(path.name) - len(keep)]
+    return path.with_name(f".{base}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMP_MARK}{keep}")
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], T]) -> T:
-    """Call `write(tmp)` with a temporary path beside `path` (same folder and extension), then rename it
-    to `path` in one step. On any failure the temporary file is removed and `path` is left as it was;
-    a full disk raises DiskFullError naming the file and the free space. Returns what `write` returns."""
+    """Call `write(tmp)` with a temporary path beside `path` (same folder and extension, see `temp_path`),
+    then rename it to `path` in one step. On any failure or interrupt the temporary file is removed and `path`
+    is left as it was; a full disk raises DiskFullError naming the file, the free space and about how much
+    space the write needs. Returns what `write` returns."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    tmp = temp_path(path)
     try:
         result = write(tmp)
         os.replace(tmp, path)
         return result
     except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            free = shutil.disk_usage(path.parent).free
-            raise DiskFullError(e.errno, f"the disk is full: {path} could not be written ({free / 1e6:.1f} MB free; "
-                                f"{path.name} was left as it was): free some space and run again") from e
+        if e.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(e, DiskFullError):
+            raise disk_full(path, e.errno, _size(tmp)) from e
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def disk_full(path: Path, code: int = errno.ENOSPC, written: int = 0) -> DiskFullError:
+    """The DiskFullError for `path`: the free space, and the space needed (its last version's size, or at
+    least the `written` bytes that fit before the disk filled up)."""
+    free = shutil.disk_usage(path.parent).free
+    needed = max(_size(path), written)
+    need = f"it needs about {needed / 1e6:.1f} MB" if needed else "it needs more"
+    kept = f"{path.name} was left as it was" if path.exists() else f"no {path.name} was written"
+    return DiskFullError(code, f"the disk is full: {path} could not be written ({free / 1e6:.1f} MB free, {need}; "
+                               f"{kept}): free some space and run again", needed)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files `atomic_write` left in `folder` when its process was killed (kill -9, a
+    crash: no `finally` ran); those of running processes are kept. Returns the removed paths."""
+    removed = []
+    for entry in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        match = _TEMP_NAME.match(entry.name)
+        if match and entry.is_file() and not _start_time(int(match.group(1))):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -73,16 +125,30 @@ class FolderLock:
     def __init__(self, folder: str | os.PathLike, what: str = "folder"):
         self.path, self.what = Path(folder) / ".lock", what
 
+    def check(self) -> None:
+        """The ValueError of `__enter__` if a running process holds the folder now (a quick check before slow
+        work; only `with` takes the lock)."""
+        holder = self._holder()
+        if holder is not None:
+            raise ValueError(f"{self.path.parent} is in use by another {self.what} (process {holder}, still "
+                             f"running): wait for it to finish, or give another folder")
+
+    def _holder(self) -> str | None:
+        """The PID of the running process that holds the lock, or None (no lock, or its holder is gone)."""
+        try:
+            holder = self.path.read_text().split()
+        except OSError:
+            return None
+        alive = len(holder) == 2 and holder[0].isdigit() and _start_time(int(holder[0])) == holder[1]
+        return holder[0] if alive else None
+
     def __enter__(self) -> "FolderLock":
         me = f"{os.getpid()} {_start_time(os.getpid())}"
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                holder = self.path.read_text().split() if self.path.exists() else []
-                if len(holder) == 2 and holder[0].isdigit() and _start_time(int(holder[0])) == holder[1]:
-                    raise ValueError(f"{self.path.parent} is in use by another {self.what} (process {holder[0]}, still "
-                                     f"running): wait for it to finish, or give another folder") from None
+                self.check()
                 self.path.unlink(missing_ok=True)  # its holder is gone
                 continue
             with os.fdopen(fd, "w") as f:

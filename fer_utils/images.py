@@ -51,6 +51,52 @@ def max_image_pixels() -> int:
     return int(value)
 
 
+def check_pixels(width: int, height: int, name: str, what: str = "") -> None:
+    """An ImageError (starting with `name`, e.g. "clip.mp4, frame 12") if a width x height image is over
+    `max_image_pixels()`; `what` says what happens to it (default: it was not decoded)."""
+    limit = max_image_pixels()
+    if width * height <= limit:
+        return
+    megapixels = width * height / 1e6
+    shown = f"{megapixels:.0f}" if megapixels >= 10 else f"{megapixels:.2g}"
+    raise ImageError(f"{name} is {width}x{height} pixels ({shown} megapixels), over the limit of {limit / 1e6:g} "
+                     f"megapixels, and {what or 'was not decoded'}: shrink it, or raise the limit with the "
+                     f"{MAX_PIXELS_ENV} setting if you trust the file")
+
+
+def max_file_bytes() -> int:
+    """The largest image file that is read: 4 bytes per pixel of the pixel limit (an uncompressed 8-bit RGBA
+    image at the limit; 200 MB by default), so a huge file is never read whole into memory."""
+    return 4 * max_image_pixels()
+
+
+# the first bytes of the video containers OpenCV's FFmpeg reads (offset, bytes)
+_VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"FLV"), (0, b"OggS"), (0, b"YUV4MPEG2"),
+                     (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"), (0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"))
+
+
+def media_kind(path: str | os.PathLike) -> str:
+    """What a file's first bytes say it is, whatever its name: "image" (a format OpenCV's image decoders
+    accept), "video" (MP4/MOV, Matroska/WebM, AVI, MPEG-TS/M2TS/PS, FLV, Ogg, ASF, Y4M), or "unknown"
+    (also for a missing or unreadable file). Only the first bytes are read."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(400)
+    except OSError:
+        return "unknown"
+    if head and cv2.haveImageReader(str(p)):
+        return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video"
+    if any(head[at:at + len(magic)] == magic for at, magic in _VIDEO_SIGNATURES):
+        return "video"
+    if any(len(head) > at + 2 * step and head[at] == head[at + step] == head[at + 2 * step] == 0x47
+           for at, step in ((0, 188), (4, 192))):  # MPEG transport stream (.ts; .mts/.m2ts: 4-byte time codes)
+        return "video"
+    return "unknown"
+
+
 def _jpeg_layout(data: bytes) -> tuple[tuple[int, int] | None, int | None]:
     """A JPEG's (width, height) from its frame header and the offset of its first scan, where found."""
     i, size = 2, None
@@ -122,17 +168,9 @@ def decode_image(data: bytes, name: str, flags: int = cv2.IMREAD_COLOR) -> np.nd
     if not data:
         raise ImageError(f"{name} is empty (0 bytes)")
     limit = max_image_pixels()
-
-    def refuse_size(width: int, height: int) -> ImageError:
-        megapixels = width * height / 1e6
-        shown = f"{megapixels:.0f}" if megapixels >= 10 else f"{megapixels:.2g}"
-        return ImageError(f"{name} is {width}x{height} pixels ({shown} megapixels), over the "
-                          f"limit of {limit / 1e6:g} megapixels, and was not decoded: shrink it, or raise the limit "
-                          f"with the {MAX_PIXELS_ENV} setting if you trust the file")
-
     size = declared_size(data)
-    if size is not None and size[0] * size[1] > limit:
-        raise refuse_size(*size)
+    if size is not None:
+        check_pixels(*size, name)
     truncated = _truncation(data)
     if truncated:
         raise ImageError(f"{name} is truncated: its {truncated} data ends early (an incomplete download or copy?); "
@@ -148,8 +186,7 @@ def decode_image(data: bytes, name: str, flags: int = cv2.IMREAD_COLOR) -> np.nd
         raise ImageError(f"{name} could not be decoded ({str(e).strip().splitlines()[-1]})") from e
     if img is None:
         raise ImageError(f"{name} is not a readable image (corrupt, or not a JPEG, PNG or other format OpenCV reads)")
-    if img.shape[0] * img.shape[1] > limit:
-        raise refuse_size(img.shape[1], img.shape[0])
+    check_pixels(img.shape[1], img.shape[0], name)
     return img
 
 
@@ -162,6 +199,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not p.is_file():
         raise ImageError(f"{p}: no such file")
     try:
+        size = p.stat().st_size
+        if size > max_file_bytes():
+            raise ImageError(f"{p} is {size / 1e6:,.0f} MB, more than an image within the limit of "
+                             f"{max_image_pixels() / 1e6:g} megapixels can be ({max_file_bytes() / 1e6:,.0f} MB), and was "
+                             f"not read: is it an image? If so, raise the limit with the {MAX_PIXELS_ENV} setting")
         data = p.read_bytes()
     except OSError as e:
         raise ImageError(f"{p} could not be read ({e.strerror})") from e

@@ -66,9 +66,10 @@ class LiveEmotionWidget(anywidget.AnyWidget):
     jpeg_quality = traitlets.Float(0.8).tag(sync=True)
     autostart = traitlets.Bool(True).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)  # what the label and bars show (smoothing), under the bars
 
     def __init__(self, detector: EmotionDetector, stream: ipywebrtc.MediaStream | None = None, **kwargs):
-        super().__init__(stream=stream, **kwargs)
+        super().__init__(stream=stream, **{"note": detector.describe_output(), **kwargs})
         self.detector = detector
         self.stats = {"frames": 0, "faces": 0, "kernel_ms_total": 0.0, "browser_ms_total": 0.0, "errors": 0}
         self.on_msg(self._on_frame)

@@ -132,25 +132,39 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     return model
 
 
-def export_fast_model(model: keras.Model, keras_path: str | os.PathLike) -> Path:
+QUANTIZATIONS = {
+    "dynamic": "dynamic-range quantization (int8 weights, activations quantized on the fly; Optimize.DEFAULT)",
+    "none": "float32 weights",
+}
+
+
+def export_fast_model(model: keras.Model, keras_path: str | os.PathLike, quantization: str = "dynamic") -> Path:
     """Convert `model` (the one saved at `keras_path`) to TensorFlow Lite, write it next to it
     (NAME.tflite), and record in the model card (NAME.json) the hashes that tie the two files
-    together. Offline: TensorFlow's own converter, no download."""
+    together. Offline: TensorFlow's own converter, no download. `quantization` "dynamic" (the default:
+    int8 weights, about 4x faster on CPU with the same PublicTest accuracy, see benchmarks/quantization.py)
+    or "none" (float32)."""
     import tensorflow as tf
 
     import contextlib
     import io
 
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
     keras_path = Path(keras_path)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     with stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):  # the converter's progress lines
-        flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        flat = converter.convert()
     fast_path = keras_path.with_suffix(FAST_SUFFIX)
     write_bytes(fast_path, flat)
     card_path = keras_path.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     card["fast_model"] = {"file": fast_path.name, "sha256": file_sha256(fast_path),
                           "keras_sha256": file_sha256(keras_path),
-                          "converter": f"tf.lite.TFLiteConverter.from_keras_model (TensorFlow {tf.__version__})"}
+                          "converter": f"tf.lite.TFLiteConverter.from_keras_model (TensorFlow {tf.__version__})",
+                          "quantization": QUANTIZATIONS[quantization]}
     write_text(card_path, json.dumps(card, indent=2) + "\n")
     return fast_path
 

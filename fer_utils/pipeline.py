@@ -125,6 +125,17 @@ class EmotionDetector:
             kwargs.setdefault("tracking", 10)
         return cls(model, **{"smoothing": 0.5, "tta": "cycle", **kwargs})
 
+    def describe_output(self) -> str:
+        """One sentence on what each face's label and probabilities are, for live displays to show beside them:
+        the label is always the top one of the probabilities shown."""
+        views = ("the mean of its last 4 frames, each seen in one of the 4 test-time views in turn"
+                 if self.tta == "cycle" else "the mean of 4 test-time views" if self.tta else "one view")
+        how = f"Label and bars: each face's probabilities from {views}"
+        if self.smoothing:
+            return (f"{how}, then smoothed over frames (shown = {self.smoothing:g} x previous + "
+                    f"{1 - self.smoothing:g} x this frame): the label is the top bar.")
+        return f"{how}; the label is the top bar."
+
     def classify(self, faces: np.ndarray) -> np.ndarray:
         """(C) Probabilities (N, 7) for grey face crops (N, 48, 48)."""
         from .inference import predict_proba, tta_views

@@ -11,7 +11,8 @@ import numpy as np
 
 from .backend import keras
 from .data import Split
-from .files import FolderLock, write_text
+from .checkpoints import RunCheckpoint
+from .files import FolderLock, atomic_write, write_text
 from .models import NUM_CLASSES
 
 
@@ -111,8 +112,8 @@ class WeightAverage(keras.callbacks.Callback):
             logs["val_ema_accuracy"] = acc
         if acc > self.best:
             self.best = acc
-            self._clone.save(self.best_path)
-        np.savez(self.state_path, **{f"w{i}": a for i, a in enumerate(self.average)})
+            atomic_write(self.best_path, self._clone.save)
+        atomic_write(self.state_path, lambda tmp: np.savez(tmp, **{f"w{i}": a for i, a in enumerate(self.average)}))
 
 
 def cosine_schedule(steps_per_epoch: int, epochs: int, peak_lr: float = 3e-3,
@@ -142,8 +143,8 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
 
 
 def finished_epochs(run_dir: str | os.PathLike) -> int:
-    """How many epochs a finished run in `run_dir` ran: a history and no backup/ (Keras deletes it when
-    `fit` ends); 0 for a new or an interrupted run."""
+    """How many epochs a finished run in `run_dir` ran: a history and no backup/ (RunCheckpoint creates it
+    when `fit` starts and deletes it when `fit` ends); 0 for a new or an interrupted run."""
     run_dir = Path(run_dir)
     if (run_dir / "backup").exists() or not (run_dir / "history.csv").exists():
         return 0
@@ -215,17 +216,12 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
             )
         history_csv = run_dir / "history.csv"
         history = read_history(history_csv) if history_csv.exists() else {}
-        best_so_far = max(history.get("val_accuracy", [0.0]), default=0.0) if history_csv.exists() else None
         averaging = [WeightAverage(val_split.images[..., None].astype("float32"), val_split.labels,
                                    run_dir / "best_ema.keras", run_dir / "ema_state.npz", ema_momentum,
                                    best_so_far=max(history.get("val_ema_accuracy", [0.0]), default=0.0))] \
             if ema_momentum else []
-        all_callbacks = averaging + [
-            keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-            keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", mode="max",
-                                            save_best_only=True, initial_value_threshold=best_so_far),
-            keras.callbacks.CSVLogger(str(history_csv), append=True),
-        ]
+        # best.keras, history.csv and backup/, each written through atomic_write (see RunCheckpoint)
+        all_callbacks = averaging + [RunCheckpoint(run_dir, monitor="val_accuracy")]
         if patience:
             all_callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
         all_callbacks += list(callbacks)

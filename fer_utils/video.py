@@ -1,13 +1,77 @@
-"""Writing annotated video that plays everywhere: H.264 in MP4 through PyAV's libx264 (browsers play it;
-OpenCV's own `mp4v` does not play in Chromium or Firefox), Motion-JPEG for .avi."""
+"""Video files: reading one frame at a time within the pixel limit (`VideoFrames`), and writing annotated
+video that plays everywhere: H.264 in MP4 through PyAV's libx264 (browsers play it; OpenCV's own `mp4v`
+does not play in Chromium or Firefox), Motion-JPEG for .avi."""
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .images import ImageError, check_pixels
+from .inference import stderr_silenced
+
+
+def check_frame_size(cap: cv2.VideoCapture, name: str) -> None:
+    """An ImageError if an opened video announces frames over the pixel limit (images.max_image_pixels),
+    before any frame is decoded."""
+    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    check_pixels(width, height, f"{name}: each frame", "none was decoded")
+
+
+class VideoFrames:
+    """The frames (BGR uint8) of a video file, decoded one at a time as they are iterated (the file is never
+    read whole). Opening refuses a missing or unreadable file and frames over the pixel limit; a frame over
+    the limit later in the file stops the iteration with an ImageError naming the video and the frame
+    number. After iterating, `shortfall()` says whether fewer frames came than the file announces."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ImageError(f"{self.path}: no such file" if not self.path.exists() else f"{self.path} is not a video file")
+        with stderr_silenced():  # FFmpeg's own lines ("moov atom not found"): the ImageError says it once
+            self.cap = cv2.VideoCapture(str(self.path))
+        if not self.cap.isOpened():
+            raise ImageError(f"{self.path} is not a readable image or video (corrupt, or a format OpenCV does not read)")
+        try:
+            check_frame_size(self.cap, str(self.path))
+        except ImageError:
+            self.cap.release()
+            raise
+        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self.announced = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self.read = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            with stderr_silenced():  # FFmpeg's lines about a damaged stream: `shortfall` says it once
+                ok, frame = self.cap.read()
+            if not ok:
+                return
+            self.read += 1
+            check_pixels(frame.shape[1], frame.shape[0], f"{self.path}, frame {self.read}", "the video was stopped there")
+            yield frame
+
+    def shortfall(self) -> str | None:
+        """A warning if the video ended well before the frame count its header announces (a truncated or
+        damaged file), else None. Counts estimated from the duration may be off by 1%."""
+        if self.announced and self.read < self.announced - max(1, self.announced // 100):
+            return (f"{self.path} ended after {self.read} of the {self.announced} frames its header announces "
+                    f"(truncated or damaged?): the results cover those {self.read} frames; copy the whole file again")
+        return None
+
+    def close(self) -> None:
+        self.cap.release()
+
+    def __enter__(self) -> "VideoFrames":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 H264_SUFFIXES = (".mp4", ".m4v", ".mov")
 VIDEO_OUT_SUFFIXES = (*H264_SUFFIXES, ".avi")

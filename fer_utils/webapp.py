@@ -1,21 +1,20 @@
 """The web app's logic, free of Streamlit so that tests and notebook 07 can call it directly.
 
 `app/streamlit_app.py` (run with `streamlit run app/streamlit_app.py`) is the user interface; everything
-it does with an image or a video frame is a function here:
+it does with an uploaded image is a function here:
 
     image = decode_upload(data, "photo.jpg")          # bytes in memory -> BGR array, size checked
     annotated, faces = annotate_photo(detector, image, min_face=40)
-    annotator = LiveAnnotator(EmotionDetector.for_video())       # webrtc_streamer's frame callback
 
-Settings (environment variables; on Streamlit Community Cloud, top-level secrets become environment
-variables): `FER_MAX_IMAGE_PIXELS` (largest image decoded, in pixels; see `faces.max_image_pixels`) and
-`FER_WEBRTC_ICE` (how the browser and the server find each other for live video: `local`, `auto` or a
-JSON list of ICE servers; see `ice_configuration`).
+The live camera page runs in the visitor's browser (`fer_utils.browser_live`); `LiveAnnotator` is the same
+per-frame work on a server (av.VideoFrame in and out), which notebook 07 measures.
+
+Setting (an environment variable; on Streamlit Community Cloud, top-level secrets become environment
+variables): `FER_MAX_IMAGE_PIXELS`, the largest image decoded, in pixels (see `images.max_image_pixels`).
 """
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,10 +28,8 @@ from .pipeline import EmotionDetector, FaceResult
 from .images import ImageError, decode_image
 from .drawing import draw_results
 
-ICE_ENV = "FER_WEBRTC_ICE"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 MODEL_CARD = PROJECT_ROOT / "models" / "fer_vgg_bn.json"
-LIVE_TIMEOUT_S = 20.0  # no frame this long after START: WebRTC could not connect
 NO_FACE_HINT = ("No face found. The usual causes: the face is too small (under the minimum face size in the "
                 "sidebar), turned away from the camera or tilted, partly hidden, or too dark.")
 RESPONSIBLE_USE = [
@@ -72,38 +69,26 @@ def probability_rows(results: list[FaceResult]) -> list[dict]:
              **{e: round(r.probabilities[e], 3) for e in EMOTIONS}} for k, r in enumerate(results)]
 
 
+def probability_columns(results: list[FaceResult], first: int = 0) -> dict[str, list[str]]:
+    """The photo page's table: one column per face (numbered from `first` + 1), one row for its label and one per
+    emotion in the model's order (the chart's), probabilities 0-1; narrow enough for a phone with a few faces."""
+    return {"": ["emotion", *EMOTIONS],
+            **{f"face {first + k + 1}": [r.emotion, *(f"{r.probabilities[e]:.3f}" for e in EMOTIONS)]
+               for k, r in enumerate(results)}}
+
+
+def probability_chart_data(results: list[FaceResult]) -> dict[str, list]:
+    """The chart's columns: "emotion" (the model's order, as in the table) and one column of probabilities per face."""
+    return {"emotion": list(EMOTIONS), **{f"face {k + 1}": [r.probabilities[e] for e in EMOTIONS]
+                                          for k, r in enumerate(results)}}
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of a BGR image (the annotated photo's download)."""
     ok, buf = cv2.imencode(".png", image)
     if not ok:
         raise ImageError("could not encode the annotated image as PNG")
     return buf.tobytes()
-
-
-def ice_configuration(setting: str | None = None) -> dict | None:
-    """The `rtc_configuration` for `webrtc_streamer` from `FER_WEBRTC_ICE`:
-
-    - `local` (default): no STUN/TURN server (`{"iceServers": []}`); works when the browser reaches the
-      server directly: the same machine (`localhost`) or the same network;
-    - `auto`: leave it to streamlit-webrtc, which uses TURN credentials from the environment
-      (`CLOUDFLARE_TURN_KEY_ID` + `CLOUDFLARE_TURN_KEY_API_TOKEN`, `TWILIO_ACCOUNT_SID` +
-      `TWILIO_AUTH_TOKEN`, or `HF_TOKEN`) and else Google's public STUN server; for a deployed app;
-    - a JSON list of ICE servers, e.g. `[{"urls": "turn:turn.example.org:3478", "username": "u",
-      "credential": "p"}]`: your own STUN/TURN server.
-    """
-    value = (os.environ.get(ICE_ENV, "local") if setting is None else setting).strip()
-    if value in ("", "local"):
-        return {"iceServers": []}
-    if value == "auto":
-        return None
-    try:
-        servers = json.loads(value)
-    except json.JSONDecodeError:
-        servers = None
-    if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
-        raise ValueError(f"{ICE_ENV} must be 'local', 'auto' or a JSON list of ICE servers such as "
-                         f'[{{"urls": "stun:stun.example.org:3478"}}], got {value[:80]!r}')
-    return {"iceServers": servers}
 
 
 def model_card_summary(path: Path = MODEL_CARD, split: str = "PrivateTest") -> dict | None:
@@ -144,10 +129,9 @@ class LiveStats:
 
 
 class LiveAnnotator:
-    """`webrtc_streamer`'s `video_frame_callback`: av.VideoFrame in, annotated av.VideoFrame out.
-
-    It runs in streamlit-webrtc's worker thread, never the script's: it makes no `st.*` call, and the
-    page changes its settings and reads its statistics through `configure` and `stats` under a lock.
+    """Live frames annotated on a server: av.VideoFrame in, annotated av.VideoFrame out (a video callback's
+    shape). The web app's live page runs this work in the browser instead (`fer_utils.browser_live`); notebook 07
+    measures it here. Thread-safe: settings and statistics go through `configure` and `stats` under a lock.
     An error in one frame is counted and that frame goes back unannotated; the stream keeps running.
     """
 
@@ -195,7 +179,7 @@ class LiveAnnotator:
         return out
 
     def __call__(self, frame):
-        """The callback: `av.VideoFrame` -> annotated `av.VideoFrame` (same size, same timestamp)."""
+        """`av.VideoFrame` -> annotated `av.VideoFrame` (same size, same timestamp)."""
         import av
 
         out = av.VideoFrame.from_ndarray(self.annotate(frame.to_ndarray(format="bgr24")), format="bgr24")

@@ -3,10 +3,6 @@ import os
 import subprocess
 import sys
 
-try:  # before anything imports TensorFlow: pylibsrtp (under aiortc, streamlit-webrtc) segfaults when imported after it
-    import aiortc  # noqa: F401
-except ImportError:
-    pass
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

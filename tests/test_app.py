@@ -1,10 +1,9 @@
-"""The Streamlit app's logic, driven by Streamlit's own test harness (no server, no browser), and its
-live frame callback called directly with av frames. The live page itself (webrtc_streamer) cannot run
-under AppTest: tests/test_app_browser.py serves the app and drives it from Chromium."""
-import ast
+"""The Streamlit app's logic, driven by Streamlit's own test harness (no server, no browser), the server-side
+frame annotator called directly with av frames, and the photo drawing. The live page's camera runs in the
+browser: tests/test_app_browser.py serves the app and drives it from Chromium, tests/test_browser_live.py
+checks that the browser's answers are the Python pipeline's."""
 import json
 import os
-import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -15,7 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_utils.data import EMOTIONS, PROJECT_ROOT
-from fer_utils.webapp import ICE_ENV, LiveAnnotator, ice_configuration, model_card_summary
+from fer_utils.drawing import EMOTION_COLORS_BGR, draw_results
+from fer_utils.pipeline import FaceResult
+from fer_utils.webapp import LiveAnnotator, model_card_summary
 
 APP = PROJECT_ROOT / "app" / "streamlit_app.py"
 GRACE = PROJECT_ROOT / "data" / "images" / "grace_hopper.jpg"
@@ -56,9 +57,12 @@ def test_the_app_starts_with_the_model_card_and_the_settings(app):
 def test_a_photo_gets_one_labelled_face_a_table_and_a_download(app):
     at = upload(app, ("grace_hopper.jpg", GRACE.read_bytes(), "image/jpeg"))
     assert not at.exception and not at.error
-    table = at.dataframe[0].value
-    assert len(table) == 1 and table["emotion"][0] in EMOTIONS
-    assert abs(sum(table[e][0] for e in EMOTIONS) - 1) < 0.01
+    table = at.table[0].value  # one column per face; rows: its label, then the emotions in the model's order
+    assert list(table.columns) == ["face 1"] and list(table.index) == ["emotion", *EMOTIONS]
+    assert table["face 1"]["emotion"] in EMOTIONS
+    assert abs(sum(float(table["face 1"][e]) for e in EMOTIONS) - 1) < 0.01
+    chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert chart["encoding"]["y"]["sort"] == list(EMOTIONS)  # the chart in the table's order, not alphabetical
     assert at.image  # the annotated image is shown
     assert at.get("download_button")
 
@@ -76,7 +80,7 @@ def test_bad_uploads_get_their_message_and_the_others_are_still_processed(app):
     assert errors[0].startswith("broken.jpg") and errors[1].startswith("notes.png")
     assert errors[2].startswith("half.jpg") and "truncated" in errors[2]
     assert errors[3].startswith("bomb.png") and "30000x30000" in errors[3] and "FER_MAX_IMAGE_PIXELS" in errors[3]
-    assert len(at.dataframe) == 1 and at.dataframe[0].value["emotion"][0] in EMOTIONS  # the good one still ran
+    assert len(at.table) == 1 and at.table[0].value["face 1"]["emotion"] in EMOTIONS  # the good one still ran
 
 
 def test_no_face_says_so_with_the_usual_causes(app):
@@ -92,7 +96,7 @@ def test_a_camera_snapshot_gets_the_same_result(app):
     at.camera_input[0].set_value(("snapshot.jpg", GRACE.read_bytes(), "image/jpeg"))
     at.run()
     assert not at.exception and not at.error
-    assert len(at.dataframe) == 1 and at.dataframe[0].value["emotion"][0] in EMOTIONS
+    assert len(at.table) == 1 and at.table[0].value["face 1"]["emotion"] in EMOTIONS
 
 
 def test_frame_callback_annotates_av_frames_and_survives_a_bad_one():
@@ -122,49 +126,53 @@ def test_frame_callback_annotates_av_frames_and_survives_a_bad_one():
     assert annotator.stats().errors == 1 and annotator.stats().last_error == "RuntimeError: the model failed"
 
 
-def test_ice_setting():
-    assert ice_configuration("local") == {"iceServers": []}
-    assert ice_configuration("auto") is None  # streamlit-webrtc's own TURN/STUN choice
-    servers = [{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]
-    assert ice_configuration(json.dumps(servers)) == {"iceServers": servers}
-    with pytest.raises(ValueError, match=f"{ICE_ENV} must be 'local', 'auto' or a JSON list"):
-        ice_configuration("stun.example.org")
+def test_the_live_page_shows_the_browser_component_with_the_sidebar_settings(app):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.sidebar.slider(key="smoothing").set_value(0.3)
+    at.sidebar.slider(key="min_face").set_value(60)
+    at.switch_page("views/live.py").run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Live camera" and "never leave your device" in at.caption[0].value
+    assert not at.warning, [w.value for w in at.warning]  # the browser's model matches the shipped one
+    component = at.get("component_instance")[0].proto
+    assert component.component_name == "fer_utils.browser_live.fer_live_camera"
+    args = json.loads(component.json_args)
+    assert args["smoothing"] == 0.3 and args["min_face"] == 60  # the browser gets the settings
 
 
-def third_party_imports(path: Path) -> list[str]:
-    """The top-level modules a script imports, in order, leaving out the standard library."""
-    names = []
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Import):
-            names += [a.name.split(".")[0] for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names.append(node.module.split(".")[0])
-        elif isinstance(node, ast.Try):
-            names += [a.name.split(".")[0] for n in node.body if isinstance(n, ast.Import) for a in n.names]
-    return [n for n in names if n not in sys.stdlib_module_names and n != "__future__"]
+def test_the_bar_labels_of_a_large_photo_fit_their_bars_and_the_image():
+    """The labels' font follows the bar height only (it was scaled by the image width too), and bars with no room
+    right of the face go on its left."""
+    image = np.zeros((3000, 4000, 3), np.uint8)
+    probabilities = {e: 1 / len(EMOTIONS) for e in EMOTIONS}
+    for box in [(1000, 1000, 900, 900), (3050, 1000, 900, 900)]:  # the second face touches the right edge
+        faces = [FaceResult(box, probabilities)]
+        bars = draw_results(image, faces, bars=True) != draw_results(image, faces, bars=False)
+        drawn = np.argwhere(bars.any(axis=2))  # the bars and their labels only
+        x, y, w, h = box
+        bar_h = h // 9
+        assert len(drawn) and drawn[:, 0].min() >= y and drawn[:, 0].max() <= y + 7 * bar_h
+        assert drawn[:, 1].max() < image.shape[1] - 1  # nothing runs off the right edge
+        assert drawn[:, 1].min() > x + w or drawn[:, 1].max() < x  # beside the face, not over it
+        label_rows = np.flatnonzero((draw_results(image, faces) == 255).all(axis=2)[:, drawn[:, 1].min():].any(axis=1))
+        runs = np.split(label_rows, np.flatnonzero(np.diff(label_rows) > 1) + 1)
+        assert len(runs) == len(EMOTIONS) and max(len(r) for r in runs) <= bar_h  # one label per bar, within it
 
 
-SCRIPTS = [*sorted((PROJECT_ROOT / "app").rglob("*.py")), Path(__file__).with_name("conftest.py")]
+def contrast(rgb_a, rgb_b) -> float:
+    """WCAG contrast ratio of two sRGB colours."""
+    def luminance(rgb):
+        c = np.array(rgb) / 255
+        c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    la, lb = sorted([luminance(rgb_a), luminance(rgb_b)], reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
-def test_streamlit_webrtc_is_imported_before_anything_that_can_import_tensorflow(script):
-    """`import tensorflow` then `import pylibsrtp` (streamlit-webrtc's aiortc) kills the process with a
-    segmentation fault; the other order works. Every app script starts with streamlit_webrtc, the tests'
-    conftest with aiortc (the same libraries, without Streamlit's warnings outside a running app)."""
-    imports = third_party_imports(script)
-    assert imports and imports[0] in {"streamlit_webrtc", "aiortc", "pylibsrtp"}, imports
-
-
-def test_the_app_process_loads_the_model_after_its_imports_without_crashing():
-    """In a fresh interpreter: the app's shared module (which imports streamlit_webrtc first), then the
-    model (TensorFlow). A wrong import order ends this process with SIGSEGV instead of rc 0."""
-    code = ("import sys; sys.path.insert(0, 'app'); import fer_app_common; "
-            "from fer_utils.pipeline import DEFAULT_MODEL; from fer_utils.models import load_model; "
-            "load_model(DEFAULT_MODEL); "
-            "import pylibsrtp; print('ok')")
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+def test_the_neutral_colour_stands_out_on_light_and_dark_backgrounds():
+    neutral = EMOTION_COLORS_BGR["neutral"][::-1]
+    assert contrast(neutral, (255, 255, 255)) >= 3 and contrast(neutral, (0, 0, 0)) >= 3
 
 
 def test_the_deployment_requirements_pin_what_pyproject_pins():
@@ -177,7 +185,8 @@ def test_the_deployment_requirements_pin_what_pyproject_pins():
     text = (PROJECT_ROOT / "app" / "requirements.txt").read_text()
     lines = [line.split("#")[0].strip() for line in text.splitlines()]
     deployed = dict(line.split("==") for line in lines if line)
-    needed = {"streamlit", "streamlit-webrtc", "numpy", "opencv-python-headless", "ai-edge-litert", "av"}
+    needed = {"streamlit", "numpy", "opencv-python-headless", "ai-edge-litert"}
     assert needed <= set(deployed), needed - set(deployed)
+    assert not {"streamlit-webrtc", "aiortc"} & set(deployed)  # the live camera runs in the browser
     assert not {"tensorflow", "tensorflow-cpu", "keras"} & set(deployed)  # the app runs on LiteRT
     assert all(pinned.get(name) == version for name, version in deployed.items()), deployed

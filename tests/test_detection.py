@@ -145,3 +145,18 @@ def test_one_face_gets_one_label_on_the_photo_and_the_live_path():
     assert streamed[0].emotion == photo[0].emotion
     p, q = (np.array([r.probabilities[e] for e in EMOTIONS]) for r in (photo[0], streamed[0]))
     assert np.abs(p - q).max() < 0.02
+
+
+def test_the_live_label_is_the_top_bar_and_the_display_says_how_it_was_smoothed():
+    """What a live display shows explains itself: every frame's label is the top of the probabilities drawn
+    beside it (the smoothed ones), and the widget's note states the smoothing the detector really uses."""
+    from fer_utils.live import LiveEmotionWidget
+
+    frames = [read_image(IMAGES / name) for name in ("grace_hopper.jpg", "grace_hopper.jpg", "group_four.jpg")]
+    live = EmotionDetector.for_video()
+    for frame in frames * 3:
+        for r in live(frame):
+            assert r.emotion == max(r.probabilities, key=r.probabilities.get)
+    note = LiveEmotionWidget(live).note
+    assert f"{live.smoothing:g} x previous" in note and "4 test-time views" in note
+    assert "smoothed" not in EmotionDetector().describe_output()

@@ -139,3 +139,26 @@ def test_mistakes_feature_maps_and_grad_cam():
     assert [m.shape for m in maps] == [(2, 48, 48, 4), (2, 6, 6, 8)]
     cams = grad_cam(model, faces, np.array([3, 5]))
     assert cams.shape == (2, 48, 48) and cams.min() >= 0 and cams.max() <= 1
+
+
+def test_grad_cam_scores_the_logits():
+    """Grad-CAM differentiates the class logit, the pre-softmax score: softmax of what `logit_probe`
+    returns is the model's output, for the functional and the Sequential builder."""
+    from fer_utils.evaluation import grad_cam, last_conv_layer, logit_probe
+
+    faces = np.random.default_rng(1).integers(0, 255, (3, 48, 48)).astype("float32")
+    keras.utils.set_random_seed(0)
+    for model in (tiny_net(), build_baseline_cnn(dense_units=16)):
+        maps, logits = logit_probe(model, last_conv_layer(model))(faces[..., None])
+        logits = np.asarray(logits)
+        softmax = np.exp(logits - logits.max(1, keepdims=True))
+        softmax /= softmax.sum(1, keepdims=True)
+        np.testing.assert_allclose(softmax, np.asarray(model(faces[..., None], training=False)), atol=1e-5)
+        assert np.asarray(maps).ndim == 4 and grad_cam(model, faces, np.array([0, 3, 6])).shape == (3, 48, 48)
+    # a saturated softmax (probabilities exactly 0 and 1) has zero gradient; the logit still has one
+    model = tiny_net()
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel * 1e4, bias])
+    probs = np.asarray(model(faces[..., None], training=False))
+    assert set(np.unique(probs)) <= {0.0, 1.0}
+    assert grad_cam(model, faces, probs.argmax(1)).max() > 0

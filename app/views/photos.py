@@ -1,6 +1,4 @@
 """Photos (uploads) and camera snapshots: each image annotated, with its faces' probabilities."""
-import streamlit_webrtc  # noqa: F401  # first, always: pylibsrtp (aiortc) segfaults when imported after TensorFlow
-
 import streamlit as st
 
 from fer_app_common import show_photo

@@ -22,12 +22,14 @@ async function render({ model, el }) {
       <div class="fer-stats" data-received="0" data-fps="0" data-faces="0" data-kernel-frames="0">not started</div>
       <div class="fer-error"></div>
       <div class="fer-bars"></div>
+      <div class="fer-note"></div>
     </div>`;
   el.appendChild(root);
   const img = root.querySelector(".fer-frame");
   const stats = root.querySelector(".fer-stats");
   const errorBox = root.querySelector(".fer-error");
   const bars = root.querySelector(".fer-bars");
+  root.querySelector(".fer-note").textContent = model.get("note");
   bars.innerHTML = EMOTIONS.map((e) =>
     `<div class="fer-bar-row"><span class="fer-bar-label">${e}</span><div class="fer-bar" data-e="${e}" style="width:0px"></div><span data-p="${e}"></span></div>`).join("");
 
