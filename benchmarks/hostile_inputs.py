@@ -298,8 +298,8 @@ def run_case(case: Case, folder: Path) -> dict:
             lock.__exit__()
     seconds = time.perf_counter() - start
     lines = [line for line in stderr.splitlines() if line.strip()] or [line for line in stdout.splitlines() if line.strip()]
-    message = next((line for line in lines if line.startswith(("error:", "warning:", "interrupted", "terminated"))),
-                   lines[0] if lines else "")
+    message = next((line for start in ("error:", "interrupted", "terminated", "warning:") for line in lines
+                    if line.startswith(start)), lines[0] if lines else "")  # the line that says why it stopped
     changed = [p.name for p, digest in inputs_before.items() if not p.exists() or
                hashlib.sha256(p.read_bytes()).hexdigest() != digest]
     temp_left = [p.name for p in folder.rglob("*") if ".tmp" in p.name]

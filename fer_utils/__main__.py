@@ -1,18 +1,19 @@
 import signal
-import sys
+
+from .interrupts import Terminated, stopped
+
+STARTING = "stopped while starting; nothing was done"
 
 
-def _stop_loading(signum, frame):
-    """Ctrl-C or SIGTERM while the command line loads (cli.main then handles both): one line, no traceback."""
-    how, status = ("interrupted (Ctrl-C)", 130) if signum == signal.SIGINT else ("terminated (SIGTERM)", 143)
-    print(f"{how}: stopped while starting; nothing was done", file=sys.stderr)
-    raise SystemExit(status)
+def _terminated_while_starting(signum, frame) -> None:
+    raise SystemExit(stopped(Terminated(), STARTING))
 
 
-signal.signal(signal.SIGTERM, _stop_loading)
+# Ctrl-C or SIGTERM while the command line loads: one line, no traceback (cli.main handles them from then on)
+signal.signal(signal.SIGTERM, _terminated_while_starting)
 try:
     from .cli import main
-except KeyboardInterrupt:
-    _stop_loading(signal.SIGINT, None)
+except KeyboardInterrupt as e:
+    raise SystemExit(stopped(e, STARTING)) from None
 
 raise SystemExit(main())

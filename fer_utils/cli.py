@@ -5,16 +5,15 @@ import argparse
 import json
 import platform
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 
 from .data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError, load_fer2013
 from .files import DiskFullError, FolderLock, atomic_write, refuse_overwriting_inputs
+from .interrupts import Terminated, sigterm_raises, stopped, warning_line
 from .predict import IMAGE_OUT_SUFFIXES, VIDEO_SUFFIXES, plan_outputs, predict_files  # noqa: F401 (cli's names)
 from .predict import write_image as _write_image  # noqa: F401
 from .results import portable_command, portable_path, portable_recorded
@@ -391,15 +390,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that every `finally` runs (the
-    temporary files of `atomic_write` are removed, a training run's lock is released)."""
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated
-
-
 AFTER_INTERRUPT = {
     "train": "training stopped; the run folder keeps every finished epoch: rerun the same command to resume",
     "predict": "stopped; the inputs listed above were done, and no half-written output was left",
@@ -407,25 +397,14 @@ AFTER_INTERRUPT = {
 }
 
 
-def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    """A Python warning as one `warning:` line on stderr, like the errors (no source file and line)."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
-    with warnings.catch_warnings():  # restores Python's own warning display when main returns
-        warnings.showwarning = _warning_line
+    with sigterm_raises(), warnings.catch_warnings():  # catch_warnings: Python's own display is back after main
+        warnings.showwarning = warning_line
         try:
             return args.func(args)
         except (KeyboardInterrupt, Terminated) as e:
-            how, status = ("interrupted (Ctrl-C)", 130) if isinstance(e, KeyboardInterrupt) else \
-                ("terminated (SIGTERM)", 143)
-            print(f"{how}: {AFTER_INTERRUPT.get(args.command, 'stopped; nothing half-written was left')}",
-                  file=sys.stderr, flush=True)
-            return status
+            return stopped(e, AFTER_INTERRUPT.get(args.command, "stopped; nothing half-written was left"))
         except (DatasetError, ValueError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -434,6 +413,3 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"error: {import_problem(e)}", file=sys.stderr)
             return 2
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)

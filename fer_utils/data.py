@@ -225,8 +225,8 @@ def _load_csv(path: Path) -> dict[str, Split]:
     except (DatasetError, OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as e:
         problem = _gzip_problem(path)
         if problem:
-            raise DatasetError(f"{path} is a damaged gzip file ({problem}): it was cut short or changed, so its "
-                               f"lines cannot be trusted. Re-download it. {DOWNLOAD_HELP}") from e
+            raise DatasetError(f"{path} could not be read: it is a damaged gzip file ({problem}), cut short or "
+                               f"changed, so its lines cannot be trusted. Re-download it. {DOWNLOAD_HELP}") from e
         if isinstance(e, DatasetError):
             raise
         raise DatasetError(f"{path} could not be read as a FER-2013 CSV ({e}). Re-download it. {DOWNLOAD_HELP}") from e

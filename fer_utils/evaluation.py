@@ -3,6 +3,8 @@ label arrays (pure NumPy), a text report, the most confident mistakes, and what 
 at (feature maps, Grad-CAM on the logits)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .data import EMOTIONS
@@ -123,12 +125,12 @@ def feature_maps(model, faces: np.ndarray, layer_names: list[str]) -> list[np.nd
     """The outputs (N, H, W, C) of the named layers for grey faces (N, 48, 48), values 0-255."""
     from .backend import keras
 
-    probe = keras.Model(model.input, [model.get_layer(n).output for n in layer_names])
+    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layer_names])
     out = probe(np.asarray(faces, "float32")[..., None], training=False)
     return [keras.ops.convert_to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
-def logit_probe(model, layer_name: str):
+def logit_probe(model, layer_name: str) -> Callable[[np.ndarray], tuple]:
     """A function of a float batch (N, H, W, 1) that returns (the feature maps of `layer_name`, the
     class scores before the final softmax): the last Dense layer's output without its softmax, or the
     input of a final Softmax/Activation layer; a model that ends without a softmax returns its output."""
@@ -145,7 +147,7 @@ def logit_probe(model, layer_name: str):
     if not hasattr(last, "kernel"):  # a separate softmax layer: its input is the logits
         return lambda x: probe(x, training=False)
 
-    def run(x):
+    def run(x: np.ndarray) -> tuple:
         feature_maps, features = probe(x, training=False)
         logits = keras.ops.matmul(keras.ops.cast(features, last.kernel.dtype), last.kernel)
         return feature_maps, (logits + last.bias if last.use_bias else logits)

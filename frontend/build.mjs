@@ -15,8 +15,9 @@ mkdirSync(join(out, 'wasm'), { recursive: true });
 mkdirSync(join(out, 'models'), { recursive: true });
 
 await build({ entryPoints: [join(here, 'src', 'main.js')], bundle: true, format: 'esm', minify: true,
-  target: 'es2022', outfile: join(out, 'fer_live.js'), legalComments: 'eof', logLevel: 'warning' });
+  target: 'es2022', outfile: join(out, 'fer_live.js'), logLevel: 'warning' });
 for (const name of ['index.html', 'style.css']) copyFileSync(join(here, 'src', name), join(out, name));
+copyFileSync(join(here, 'THIRD_PARTY.md'), join(out, 'THIRD_PARTY.md'));
 // single-threaded builds only: threads need COOP/COEP headers, which Streamlit does not send
 for (const name of ['litert_wasm_internal', 'litert_wasm_compat_internal']) {
   for (const ext of ['.js', '.wasm']) copyFileSync(join(wasm, name + ext), join(out, 'wasm', name + ext));

@@ -4,9 +4,7 @@ browser: tests/test_app_browser.py serves the app and drives it from Chromium, t
 checks that the browser's answers are the Python pipeline's."""
 import json
 import os
-import sys
 import zlib
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from fer_utils import quick_mode
 from fer_utils.browser_live import (ASSETS, BROWSER_DETECTOR, BROWSER_MODEL, CONSTANTS_FILE, browser_model_problem,
                                     constants_json)
 from fer_utils.data import EMOTIONS, PROJECT_ROOT, DatasetError, load_fer2013
-from fer_utils.detection import BLAZEFACE_SHA256, Face, letterbox
+from fer_utils.detection import BLAZEFACE_SHA256, CnnFaceDetector, Face, blazeface_anchors, letterbox
 from fer_utils.inference import file_sha256, predict_proba, tta_views
 from fer_utils.pipeline import EmotionDetector, crop_aligned, iou
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, sync_playwright
@@ -71,25 +72,42 @@ class AssetHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def page():
+def assets_url():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(AssetHandler, directory=str(ASSETS)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chromium():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        tab = browser.new_page()
-        tab.set_default_timeout(180_000)
-        errors = []
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-            f"http://127.0.0.1:{server.server_port}/") else route.abort())  # offline: nothing else is reachable
-        tab.goto(f"http://127.0.0.1:{server.server_port}/index.html?mode=test")
-        tab.wait_for_function("document.body.dataset.ready === 'true' || document.body.dataset.error",
-                              timeout=180_000)
-        assert tab.evaluate("document.body.dataset.ready") == "true", (tab.evaluate("document.body.dataset.error"),
-                                                                      errors)
-        yield tab
+        yield browser
         browser.close()
-    server.shutdown()
+
+
+def open_test_page(chromium, assets_url: str, init_script: str = ""):
+    """index.html?mode=test with the pipeline loaded; every request outside the asset server is refused (offline)."""
+    tab = chromium.new_page()
+    tab.set_default_timeout(180_000)
+    tab.wasm_files, errors = [], []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("request", lambda r: tab.wasm_files.append(r.url.rsplit("/", 1)[1]) if r.url.endswith(".wasm") else None)
+    tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(assets_url) else route.abort())
+    if init_script:
+        tab.add_init_script(init_script)
+    tab.goto(f"{assets_url}index.html?mode=test")
+    tab.wait_for_function("document.body.dataset.ready === 'true' || document.body.dataset.error", timeout=180_000)
+    assert tab.evaluate("document.body.dataset.ready") == "true", (tab.evaluate("document.body.dataset.error"), errors)
+    return tab
+
+
+@pytest.fixture(scope="module")
+def page(chromium, assets_url):
+    tab = open_test_page(chromium, assets_url)
+    yield tab
+    tab.close()
 
 
 def b64(array: np.ndarray) -> str:
@@ -156,6 +174,34 @@ def test_the_preprocessing_twin_gives_opencvs_pixels(page):
     np.testing.assert_allclose(np.array(js_views, np.float32).transpose(1, 0, 2).reshape(views.shape), views, atol=1e-3)
 
 
+@needs_chromium
+def test_the_detector_twin_decodes_the_same_faces_from_the_same_model_outputs(page):
+    """BlazeFace's anchors, decoding, weighted non-maximum suppression and mapping back to the frame, given the
+    Python interpreter's raw outputs for each shipped photo."""
+    detector = CnnFaceDetector()
+    constants = json.loads(CONSTANTS_FILE.read_text())["detector"]
+    assert detector.input_size == constants["input_size"]
+    js_anchors = page.evaluate("([grid]) => window.ferTest.blazeface.blazefaceAnchors(grid)",
+                               [constants["input_size"] // constants["anchor_stride"]])
+    np.testing.assert_allclose(js_anchors, blazeface_anchors(detector.input_size // 4), atol=1e-7)
+    for path in IMAGES:
+        gray = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY)
+        expected = detector.detect_faces(gray)
+        interpreter = detector._interpreter  # the outputs of the call just made
+        regressors = interpreter.get_tensor(detector._regressors).ravel().tolist()
+        logits = interpreter.get_tensor(detector._logits).ravel().tolist()
+        _, scale, (pad_x, pad_y) = letterbox(gray, detector.input_size)
+        faces = page.evaluate("""([regressors, logits, scale, padX, padY]) => {
+            const {blazeface: b, constants: c, pipeline} = window.ferTest, d = c.detector;
+            const found = b.decodeBlazeface(regressors, logits, pipeline.anchors, d.input_size, d.min_score);
+            return b.toFrameFaces(b.weightedNms(found, d.nms_iou), d.input_size, scale, padX, padY, d.min_size);
+        }""", [regressors, logits, scale, pad_x, pad_y])
+        assert [f["box"] for f in faces] == [list(f.box) for f in expected], path.name
+        for js, py in zip(faces, expected):
+            np.testing.assert_allclose(js["keypoints"], py.keypoints, atol=1e-3)
+            assert abs(js["score"] - py.score) < 1e-6
+
+
 def compare(python_results, js_results, where: str, rows: list) -> None:
     """Pair each face by box overlap and record (where, label agrees, largest probability difference)."""
     assert len(js_results) == len(python_results), (where, [r.box for r in python_results],
@@ -187,6 +233,29 @@ def test_photos_and_video_frames_get_the_same_faces_labels_and_probabilities(pag
         js = page.evaluate(JS_PHOTO, [b64(rgba(frame)), frame.shape[1], frame.shape[0], False])
         compare(detector(frame), js, name, rows)
     check_agreement(rows, "photos and demo-video frames, browser vs Python", capsys)
+
+
+# A browser without relaxed SIMD (LiteRT.js tries a 36-byte module using it; this one fails to instantiate it)
+NO_RELAXED_SIMD = """const instantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = function (source, ...rest) {
+  if (source instanceof Uint8Array && source.length === 36 && source[32] === 253 && source[33] === 128) {
+    return Promise.reject(new WebAssembly.CompileError('no relaxed SIMD here'));
+  }
+  return instantiate.call(this, source, ...rest);
+};"""
+
+
+@needs_chromium
+def test_browsers_without_relaxed_simd_run_the_fallback_build_with_the_same_answers(page, chromium, assets_url):
+    assert page.wasm_files == ["litert_wasm_internal.wasm"]  # Chromium has relaxed SIMD
+    fallback = open_test_page(chromium, assets_url, NO_RELAXED_SIMD)
+    assert fallback.wasm_files == ["litert_wasm_compat_internal.wasm"]
+    photo = cv2.imread(str(PROJECT_ROOT / "data" / "images" / "grace_hopper.jpg"))
+    rows = []
+    compare(EmotionDetector()(photo), fallback.evaluate(JS_PHOTO, [b64(rgba(photo)), photo.shape[1], photo.shape[0],
+                                                                   False]), "grace_hopper.jpg", rows)
+    fallback.close()
+    assert rows[0][1] and rows[0][2] <= PROB_TOLERANCE, rows
 
 
 @needs_chromium

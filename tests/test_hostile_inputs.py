@@ -174,7 +174,7 @@ def test_a_damaged_gz_dataset_is_blamed_on_the_gzip_file_not_a_csv_line(tmp_path
         with pytest.raises(DatasetError) as e:
             load_fer2013(tmp_path / name)
         message = str(e.value)
-        assert f"{name} is a damaged gzip file" in message and "Re-download it" in message, message
+        assert f"{name} could not be read: it is a damaged gzip file" in message and "Re-download it" in message, message
         assert ", line " not in message
     assert sum(len(s) for s in load_fer2013(SAMPLE_PATH).splits.values()) == 308  # a whole file loads
 

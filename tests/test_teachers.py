@@ -3,6 +3,7 @@ and averaged into an ensemble."""
 import json
 
 import numpy as np
+import pytest
 
 from fer_utils.data import SAMPLE_PATH, load_fer2013
 from fer_utils.teachers import ensemble, labels_fingerprint, load_teachers, save_teacher
@@ -41,3 +42,21 @@ def test_predictions_for_other_rows_are_not_loaded(tmp_path):
     card["fingerprints"]["PublicTest"] = "0" * 16  # made for another order of rows
     card_path.write_text(json.dumps(card))
     assert load_teachers(data, folder=tmp_path) == {}
+
+
+def test_distillation_targets_mix_the_softened_ensemble_with_the_true_label():
+    from fer_utils.distillation import distillation_targets, soften
+
+    p = np.array([[0.7, 0.2, 0.1, 0, 0, 0, 0], [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4]], np.float32)
+    q = np.array([[0.5, 0.4, 0.1, 0, 0, 0, 0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.8]], np.float32)
+    hot = soften(p, 2.0)
+    assert np.allclose(hot.sum(1), 1) and hot[0, 1] > p[0, 1] and hot[0, 0] < p[0, 0]  # T > 1 spreads
+    assert np.allclose(soften(p, 1.0), p / p.sum(1, keepdims=True), atol=1e-6)
+    targets = distillation_targets([p, q], np.array([1, 6]), temperature=1.0, weight=0.5)
+    assert np.allclose(targets.sum(1), 1)
+    assert np.allclose(targets[0], 0.5 * (p[0] + q[0]) / 2 + 0.5 * np.eye(7)[1], atol=1e-6)
+    assert np.allclose(distillation_targets([p], np.array([1, 6]), weight=0.0), np.eye(7)[[1, 6]])
+    with pytest.raises(ValueError, match="at least one teacher"):
+        distillation_targets([], np.array([1, 6]))
+    with pytest.raises(ValueError, match="must all be"):
+        distillation_targets([p, q[:1]], np.array([1, 6]))

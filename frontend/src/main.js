@@ -4,6 +4,7 @@
 // and the frames/s and ms per frame this page measures. Opened as index.html?mode=test (outside Streamlit)
 // it only loads the pipeline and exposes it as window.ferTest, for tests/test_browser_live.py.
 import { FerPipeline } from './pipeline.js';
+import * as blazeface from './blazeface.js';
 import * as preprocess from './preprocess.js';
 
 const BASE = new URL('./', window.location.href);
@@ -298,7 +299,7 @@ async function main() {
   if (new URLSearchParams(window.location.search).get('mode') === 'test') {
     document.body.dataset.mode = 'test';
     const pipeline = await FerPipeline.load(BASE, constants);
-    window.ferTest = { pipeline, preprocess, constants };
+    window.ferTest = { pipeline, preprocess, blazeface, constants };
     document.body.dataset.ready = 'true';
     return;
   }

@@ -3,7 +3,7 @@
 // preprocessing, and for video the same one-view-per-frame cycle, face matching and smoothing.
 import { loadAndCompile, loadLiteRt, Tensor } from '@litertjs/core';
 import { blazefaceAnchors, decodeBlazeface, toFrameFaces, weightedNms } from './blazeface.js';
-import { cropAligned, letterbox, ttaViews } from './preprocess.js';
+import { cropAligned, letterbox, ttaView, ttaViews } from './preprocess.js';
 
 /** pipeline.iou for two [x, y, w, h] boxes. */
 export function iou(a, b) {
@@ -112,7 +112,7 @@ export class FerPipeline {
     this.frames += 1;
     const results = [], viewsSeen = [];
     for (let k = 0; k < faces.length; k++) {
-      const raw = await this.classifyViews([ttaViews(crops[k], this.c.tta.zoom)[view]]);
+      const raw = await this.classifyViews([ttaView(crops[k], this.c.tta.zoom, view)]);
       const j = this.match(faces[k].box);
       const seen = j === null ? [raw] : [...this.viewsSeen[j].slice(-(cycle - 1)), raw];
       viewsSeen.push(seen);

@@ -217,20 +217,27 @@ export function cropAligned(gray, face, size, expand, align) {
   return warpAffine(gray, m, size);
 }
 
-/** inference.tta_views for one face (a grey uint8 crop): the 4 test-time views as float32 images, in order:
- * as is, mirrored, a central crop zoomed by `zoom`, and that crop mirrored. */
-export function ttaViews(face, zoom) {
+/** One of inference.tta_views's 4 test-time views of one face (a grey uint8 crop) as a float32 image: 0 as is,
+ * 1 mirrored, 2 a central crop zoomed by `zoom`, 3 that crop mirrored. */
+export function ttaView(face, zoom, view) {
   const { width: w, height: h } = face;
-  const plain = Float32Array.from(face.data);
-  const ch = roundHalfEven(h / zoom), cw = roundHalfEven(w / zoom);
-  const top = (h - ch) >> 1, left = (w - cw) >> 1;
-  const crop = new Float32Array(cw * ch);
-  for (let y = 0; y < ch; y++) crop.set(plain.subarray((top + y) * w + left, (top + y) * w + left + cw), y * cw);
-  const zoomed = resizeLinearF32({ data: crop, width: cw, height: ch }, w, h).data;
-  const mirror = (a) => {
-    const m = new Float32Array(a.length);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[y * w + x] = a[y * w + (w - 1 - x)];
-    return m;
-  };
-  return [plain, mirror(plain), zoomed, mirror(zoomed)];
+  let image = Float32Array.from(face.data);
+  if (view >= 2) {
+    const ch = roundHalfEven(h / zoom), cw = roundHalfEven(w / zoom);
+    const top = (h - ch) >> 1, left = (w - cw) >> 1;
+    const crop = new Float32Array(cw * ch);
+    for (let y = 0; y < ch; y++) crop.set(image.subarray((top + y) * w + left, (top + y) * w + left + cw), y * cw);
+    image = resizeLinearF32({ data: crop, width: cw, height: ch }, w, h).data;
+  }
+  if (view % 2 === 1) {
+    const mirrored = new Float32Array(image.length);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) mirrored[y * w + x] = image[y * w + (w - 1 - x)];
+    image = mirrored;
+  }
+  return image;
+}
+
+/** inference.tta_views for one face: its 4 test-time views, in order. */
+export function ttaViews(face, zoom) {
+  return [0, 1, 2, 3].map((view) => ttaView(face, zoom, view));
 }
