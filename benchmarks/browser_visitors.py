@@ -6,12 +6,13 @@ as a looping y4m file), each analysing its frames in the page (fer_utils.browser
     python benchmarks/browser_visitors.py --visitors 1 2 --seconds 10
 
 For each N it prints, per page, the frames/s and ms per frame the page itself measures and shows (sampled every
-second over the window, median), and the Streamlit server process's CPU (% of one core, from /proc) and resident
-memory while the pages run, and its CPU-seconds while they loaded (each page in its own browser context, so each
-downloads the assets like a first visit); writes benchmarks/results/browser_visitors.json. The browsers run on
-the same machine as the server, so their CPU use limits the frame rate, not the server. Needs Linux (/proc),
-Debian's `chromium` and `playwright`. Exit status: 0 measured; 1 a page never reached 10 analysed frames;
-2 bad arguments or no Chromium; 130 interrupted.
+second over the window, median; in brackets: the detector's and the emotion model's shares), and the Streamlit
+server process's CPU (% of one core, from /proc) and resident memory while the pages run, and its CPU-seconds
+while they loaded (each page in its own browser context, so each downloads the assets like a first visit); writes
+benchmarks/results/browser_visitors.json. The browsers run on the same machine as the server, so their CPU use
+limits the frame rate, not the server. Needs Linux (/proc), Debian's `chromium` and `playwright`.
+Exit status: 0 measured; 1 a page never reached 10 analysed frames; 2 bad arguments or no Chromium;
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ def page_reading(page) -> dict:
     """What one page's live component measures and shows now."""
     return page.frame_locator(COMPONENT).locator("body").evaluate(
         "b => ({fps: Number(b.dataset.fps || 0), ms: Number(b.dataset.ms || 0), frames: Number(b.dataset.frames || 0),"
+        " detect_ms: Number(b.dataset.detectMs || 0), classify_ms: Number(b.dataset.classifyMs || 0),"
         " message: document.getElementById('message').hidden ? '' : document.getElementById('message').textContent})")
 
 
@@ -125,6 +127,8 @@ def measure(browser, url: str, server_pid: int, visitors: int, seconds: float) -
     result = {"visitors": visitors, "seconds": round(t1 - t0, 1),
               "pages": [{"fps": round(statistics.median(s["fps"] for s in rows), 1),
                          "ms_per_frame": round(statistics.median(s["ms"] for s in rows), 1),
+                         "of_which_detection_ms": round(statistics.median(s["detect_ms"] for s in rows), 1),
+                         "of_which_emotion_ms": round(statistics.median(s["classify_ms"] for s in rows), 1),
                          "frames_counted_per_s": round((b - a) / (t1 - t0), 1)}
                         for rows, a, b in zip(samples, first, last)],
               "server_cpu_percent": round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
@@ -153,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None:
         print("needs Debian's chromium (apt-get install chromium) and the playwright package", file=sys.stderr)
         return 2
-    training = subprocess.run(["pgrep", "-f", "fer_utils train"], capture_output=True, text=True).stdout.split()
+    training = subprocess.run(["pgrep", "-f", "fer_utils train --data ../shared"], capture_output=True,
+                              text=True).stdout.split()  # the long training run, not the tests' short ones
     print(f"CPU: {cpu_description()}; {os.cpu_count()} cores"
           + ("; a training run is using the CPUs: the figures are under load" if training else ""))
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{n} visitor(s): {e}", file=sys.stderr)
                         return 1
                     runs.append(run)
-                    pages = ", ".join(f"{p['fps']:.1f} frames/s {p['ms_per_frame']:.0f} ms" for p in run["pages"])
+                    pages = ", ".join(f"{p['fps']:.1f} frames/s {p['ms_per_frame']:.0f} ms "
+                                      f"({p['of_which_detection_ms']:.0f} + {p['of_which_emotion_ms']:.0f})"
+                                      for p in run["pages"])
                     print(f"{n} visitor(s): {pages} | server {run['server_cpu_percent']:.1f}% CPU, "
                           f"{run['server_rss_mb']:.0f} MB RSS (page loads: "
                           f"{run['server_cpu_seconds_while_pages_loaded']:.1f} CPU-s) | load average "

@@ -20,6 +20,7 @@ views, emotion names and colours) is generated from the Python modules by `share
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 from pathlib import Path
@@ -33,29 +34,31 @@ CONSTANTS_FILE = ASSETS / "fer_constants.json"
 BROWSER_MODEL = ASSETS / "models" / "fer_vgg_bn_b1.tflite"
 BROWSER_DETECTOR = ASSETS / "models" / "face_detection_full_range.tflite"
 CARD_KEY = "browser_model"
-NMS_IOU = 0.3  # detection.weighted_nms's default
-MATCH_IOU = 0.3  # pipeline.EmotionDetector._match: the same face in the next frame
-CYCLE_VIEWS = 4  # pipeline.EmotionDetector with tta="cycle": one of the 4 views per frame, averaged over 4 frames
-VIDEO_SMOOTHING = 0.5  # pipeline.EmotionDetector.for_video
-TTA_ZOOM = 1.1  # inference.tta_views's default
+# written out in pipeline.EmotionDetector's code, not as names: tests/test_browser_live.py checks the browser's video
+# results against EmotionDetector.for_video() frame by frame, and its smoothing against VIDEO_SMOOTHING
+MATCH_IOU = 0.3  # EmotionDetector._match: the same face in the next frame
+CYCLE_VIEWS = 4  # tta="cycle": one of the 4 views per frame, averaged over 4 frames
+VIDEO_SMOOTHING = 0.5  # EmotionDetector.for_video
 
 
 def shared_constants() -> dict:
     """What the browser's twin of the Python pipeline reads, taken from the Python modules themselves."""
-    from .detection import BLAZEFACE_SHA256, KEYPOINTS, CnnFaceDetector
+    from .detection import BLAZEFACE_SHA256, KEYPOINTS, CnnFaceDetector, weighted_nms
     from .drawing import EMOTION_COLORS_BGR
+    from .inference import tta_views
     from .pipeline import ALIGN, EXPAND
 
     detector = CnnFaceDetector.__dataclass_fields__
+    default = lambda function, name: inspect.signature(function).parameters[name].default  # noqa: E731
     return {
         "emotions": list(EMOTIONS),
         "emotion_colors_rgb": {e: list(reversed(EMOTION_COLORS_BGR[e])) for e in EMOTIONS},
         "face_size": IMAGE_SIZE,
         "detector": {"input_size": 192, "anchor_stride": 4, "min_score": detector["min_score"].default,
-                     "nms_iou": NMS_IOU, "min_size": detector["min_size"].default, "keypoints": list(KEYPOINTS),
+                     "nms_iou": default(weighted_nms, "iou"), "min_size": detector["min_size"].default, "keypoints": list(KEYPOINTS),
                      "sha256": BLAZEFACE_SHA256},
         "crop": {"expand": EXPAND, "align": ALIGN},
-        "tta": {"zoom": TTA_ZOOM, "views": ["as is", "mirrored", "zoomed", "zoomed and mirrored"]},
+        "tta": {"zoom": default(tta_views, "zoom"), "views": ["as is", "mirrored", "zoomed", "zoomed and mirrored"]},
         "video": {"smoothing": VIDEO_SMOOTHING, "cycle_views": CYCLE_VIEWS, "match_iou": MATCH_IOU},
     }
 

@@ -5,6 +5,7 @@ import argparse
 import json
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from .data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError, load_fer2013
 from .files import DiskFullError, FolderLock, atomic_write, refuse_overwriting_inputs
-from .interrupts import Terminated, sigterm_raises, stopped, warning_line
+from .interrupts import Terminated, signal_received, signals_raise, stopped, warning_line
 from .predict import IMAGE_OUT_SUFFIXES, VIDEO_SUFFIXES, plan_outputs, predict_files  # noqa: F401 (cli's names)
 from .predict import write_image as _write_image  # noqa: F401
 from .results import portable_command, portable_path, portable_recorded
@@ -399,17 +400,20 @@ AFTER_INTERRUPT = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with sigterm_raises(), warnings.catch_warnings():  # catch_warnings: Python's own display is back after main
+    with signals_raise(), warnings.catch_warnings():  # catch_warnings: Python's own display is back after main
         warnings.showwarning = warning_line
         try:
-            return args.func(args)
-        except (KeyboardInterrupt, Terminated) as e:
-            return stopped(e, AFTER_INTERRUPT.get(args.command, "stopped; nothing half-written was left"))
-        except (DatasetError, ValueError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        except ImportError as e:  # a missing package, or OpenCV's GUI build without the system's libGL
-            from .environment import import_problem
+            status = args.func(args)
+            if signal_received() == signal.SIGTERM:  # swallowed on the way (e.g. in a library's import): still say so
+                return stopped(signal.SIGTERM, AFTER_INTERRUPT.get(args.command, "stopped"))
+            return status
+        except (KeyboardInterrupt, Terminated, DatasetError, ValueError, OSError, ImportError) as e:
+            signum = signal_received() or {KeyboardInterrupt: signal.SIGINT, Terminated: signal.SIGTERM}.get(type(e))
+            if signum:  # (also when a library turned the signal's exception into another error)
+                return stopped(signum, AFTER_INTERRUPT.get(args.command, "stopped; nothing half-written was left"))
+            if isinstance(e, ImportError):  # a missing package, or OpenCV's GUI build without the system's libGL
+                from .environment import import_problem
 
-            print(f"error: {import_problem(e)}", file=sys.stderr)
+                e = import_problem(e)
+            print(f"error: {e}", file=sys.stderr)
             return 2

@@ -164,7 +164,8 @@ def run_live(camera: int | None = None, video: str | None = None, out: str | Non
             raise DemoError(CAMERA_BUSY.format(index=camera or 0, what="sends no frames") if video is None
                             else f"{source} has no readable frames (corrupt or an unsupported codec)")
         if no_window:
-            print(f"no window: {no_window.split(':')[0]}; writing {out_path} only", file=sys.stderr, flush=True)
+            sys.stderr.write(f"no window: {no_window.split(':')[0]}; writing {out_path} only\n")  # one write: a
+            sys.stderr.flush()  # Ctrl-C or SIGTERM cannot split the line
         emotions = EmotionDetector.for_video(model, detector=detector)
         source_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
         frame_ms = 1000 / source_fps if video is not None else 1.0

@@ -14,27 +14,48 @@ class Terminated(BaseException):
     """SIGTERM arrived (a BaseException, like KeyboardInterrupt: `except Exception` does not swallow it)."""
 
 
+_received: list[int] = []  # the signals that arrived inside `signals_raise`, whatever exception they turned into
+
+
 def _raise_terminated(signum, frame) -> None:
+    _received.append(signum)
     raise Terminated
 
 
+def _raise_interrupt(signum, frame) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
+def signal_received() -> int | None:
+    """SIGINT or SIGTERM if one arrived inside `signals_raise`: an exception raised in a library's import or
+    C++ code may reach the caller as another error (an ImportError), which then means "interrupted"."""
+    return _received[-1] if _received else None
+
+
 @contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Inside the block, SIGTERM raises Terminated (in the main thread; elsewhere nothing changes)."""
+def signals_raise() -> Iterator[None]:
+    """Inside the block, SIGTERM raises Terminated and Ctrl-C KeyboardInterrupt (as usual, unless the process
+    was started with Ctrl-C ignored), and both are remembered (`signal_received`). Main thread only; in
+    other threads nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    _received.clear()
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
-def stopped(error: BaseException, what_is_left: str) -> int:
-    """Print the one line for a KeyboardInterrupt or Terminated `error` and return its exit status (130, 143)."""
-    how, status = ("interrupted (Ctrl-C)", 130) if isinstance(error, KeyboardInterrupt) else ("terminated (SIGTERM)", 143)
+def stopped(signum: int, what_is_left: str) -> int:
+    """Print the one line for SIGINT (Ctrl-C) or SIGTERM and return its exit status (130, 143)."""
+    how, status = ("interrupted (Ctrl-C)", 130) if signum == signal.SIGINT else ("terminated (SIGTERM)", 143)
     print(f"{how}: {what_is_left}", file=sys.stderr, flush=True)
     return status
 

@@ -128,7 +128,7 @@ def predict_files(inputs: list[str], outputs: list[Path | None], model: str, det
                     atomic_write(out, lambda tmp: predict_video(get("video"), path, tmp))
                 summary = f"{len(result['frames'])} frames, faces in {sum(bool(f) for f in result['frames'])}"
                 if warning:
-                    print(f"warning: {warning}", file=sys.stderr, flush=True)
+                    sys.stderr.write(f"warning: {warning}\n")  # one write: a signal cannot split the line
                     failed += 1
             else:
                 image = read_image(path)
@@ -139,7 +139,7 @@ def predict_files(inputs: list[str], outputs: list[Path | None], model: str, det
                 summary = ", ".join(f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%} at {f['box']}"
                                     for f in result["faces"]) or "no face found"
         except ImageError as e:
-            print(f"error: {e}", file=sys.stderr, flush=True)
+            sys.stderr.write(f"error: {e}\n")
             failed += 1
             continue
         print(json.dumps(result) if as_json else f"{path}: {summary}" + (f" -> {out}" if out else ""), flush=True)

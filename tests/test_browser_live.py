@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from fer_utils import quick_mode
-from fer_utils.browser_live import (ASSETS, BROWSER_DETECTOR, BROWSER_MODEL, CONSTANTS_FILE, browser_model_problem,
-                                    constants_json)
+from fer_utils.browser_live import (ASSETS, BROWSER_DETECTOR, BROWSER_MODEL, CONSTANTS_FILE, VIDEO_SMOOTHING,
+                                    browser_model_problem, constants_json)
 from fer_utils.data import EMOTIONS, PROJECT_ROOT, DatasetError, load_fer2013
 from fer_utils.detection import BLAZEFACE_SHA256, CnnFaceDetector, Face, blazeface_anchors, letterbox
 from fer_utils.inference import file_sha256, predict_proba, tta_views
@@ -40,6 +40,8 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None or sync_playwright is None,
 def test_the_shared_constants_file_is_what_python_uses():
     assert CONSTANTS_FILE.read_text() == constants_json(), \
         "fer_constants.json differs from the Python values: run `python -m fer_utils.browser_live`"
+    video = EmotionDetector.for_video()
+    assert (video.smoothing, video.tta) == (VIDEO_SMOOTHING, "cycle")
 
 
 def test_the_browser_runs_the_same_model_files():

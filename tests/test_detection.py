@@ -2,6 +2,7 @@
 results on real photos, the Haar cascade's size limits, and one label for one face on every path."""
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
@@ -160,3 +161,16 @@ def test_the_live_label_is_the_top_bar_and_the_display_says_how_it_was_smoothed(
     note = LiveEmotionWidget(live).note
     assert f"{live.smoothing:g} x previous" in note and "4 test-time views" in note
     assert "smoothed" not in EmotionDetector().describe_output()
+
+
+@pytest.mark.parametrize("width", [200, 280])
+def test_the_tiled_pass_finds_a_face_too_small_for_one_view_of_the_frame(width):
+    """A portrait shrunk into a corner of a 1280x960 frame: its face (50-110 px) is under the full-frame
+    pass's reach (one 192-pixel view), and the tiled pass finds it, where it is, exactly once."""
+    portrait = to_gray(read_image(IMAGES / "grace_hopper.jpg"))
+    small = cv2.resize(portrait, (width, width * portrait.shape[0] // portrait.shape[1]), interpolation=cv2.INTER_AREA)
+    frame = np.full((960, 1280), 110, np.uint8)
+    frame[560:560 + small.shape[0], 900:900 + width] = small
+    assert len(CnnFaceDetector().detect(frame)) == 0
+    (x, y, w, h), = CnnFaceDetector(tiles=True).detect(frame)
+    assert 900 < x and x + w < 900 + width and 560 < y < 560 + small.shape[0] // 2

@@ -59,6 +59,8 @@ class LiveCamera {
     this.workCtx = this.work.getContext('2d', { willReadFrequently: true });
     this.ctx = this.canvas.getContext('2d');
     $('start').addEventListener('click', () => (this.running ? this.stop() : this.start()));
+    // a hidden tab gets no video frames: not a dropped camera, so the stall clock restarts when it shows again
+    document.addEventListener('visibilitychange', () => { this.lastFrameAt = performance.now(); });
     this.buildChart();
     this.resetStats();
   }
@@ -174,7 +176,7 @@ class LiveCamera {
     this.setPlaying(true);
     this.setStatus('');
     this.watchdog = setInterval(() => {
-      if (this.running && this.lastFrameAt !== null && performance.now() - this.lastFrameAt > STALL_MS) {
+      if (this.running && !document.hidden && performance.now() - this.lastFrameAt > STALL_MS) {
         this.fail(`No camera frame for ${STALL_MS / 1000} s: the camera stopped delivering video. Check it (another `
           + 'application may have taken it), then press Start camera again.');
       }
@@ -231,7 +233,8 @@ class LiveCamera {
       const done = performance.now();
       this.lastFrameAt = done;
       this.framesTotal += 1;
-      this.frameTimes.push([done, done - started]);
+      const { detectMs, classifyMs } = this.pipeline.lastTimings;
+      this.frameTimes.push([done, done - started, detectMs, classifyMs]);
       while (this.frameTimes.length && done - this.frameTimes[0][0] > STATS_WINDOW_MS) this.frameTimes.shift();
       this.show(results); // every frame: the panel's numbers are always those drawn on the video
     }
@@ -269,6 +272,9 @@ class LiveCamera {
     setText($('faces'), String(results.length));
     document.body.dataset.fps = fps.toFixed(2);
     document.body.dataset.ms = ms.toFixed(2);
+    // where the time goes (for benchmarks/browser_visitors.py): detection, and crops + emotion model
+    document.body.dataset.detectMs = (this.frameTimes.reduce((s, t) => s + t[2], 0) / Math.max(n, 1)).toFixed(2);
+    document.body.dataset.classifyMs = (this.frameTimes.reduce((s, t) => s + t[3], 0) / Math.max(n, 1)).toFixed(2);
     document.body.dataset.frames = String(this.framesTotal);
     const face = results[0]; // largest first
     const label = face ? `${face.emotion} ${Math.round(face.probabilities[face.emotion] * 100)}%` : 'no face in view';

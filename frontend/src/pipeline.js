@@ -5,6 +5,9 @@ import { loadAndCompile, loadLiteRt, Tensor } from '@litertjs/core';
 import { blazefaceAnchors, decodeBlazeface, toFrameFaces, weightedNms } from './blazeface.js';
 import { cropAligned, letterbox, ttaView, ttaViews } from './preprocess.js';
 
+// CnnFaceDetector's input for each grey level, in float32 as NumPy computes it: grey / 127.5 - 1 (in [-1, 1])
+const DETECTOR_INPUT = Float32Array.from({ length: 256 }, (_, v) => Math.fround(Math.fround(v / 127.5) - 1));
+
 /** pipeline.iou for two [x, y, w, h] boxes. */
 export function iou(a, b) {
   const iw = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
@@ -65,7 +68,7 @@ export class FerPipeline {
     const { square, scale, padX, padY } = letterbox(gray, size);
     const input = new Float32Array(size * size * 3);
     for (let i = 0; i < square.data.length; i++) {
-      const v = Math.fround(Math.fround(square.data[i] / 127.5) - 1);
+      const v = DETECTOR_INPUT[square.data[i]];
       input[3 * i] = v;
       input[3 * i + 1] = v;
       input[3 * i + 2] = v;
@@ -105,7 +108,9 @@ export class FerPipeline {
   /** One video frame (EmotionDetector.for_video()): one test-time view per frame in turn, each face averaged over its
    * last 4 frames (matched by box overlap) and smoothed with its previous probabilities by `this.smoothing`. */
   async analyseVideoFrame(gray) {
+    const started = performance.now();
     const faces = await this.detectFaces(gray);
+    const detected = performance.now();
     const crops = this.crops(gray, faces);
     const cycle = this.c.video.cycle_views;
     const view = this.frames % cycle;
@@ -125,6 +130,7 @@ export class FerPipeline {
     }
     this.previous = results;
     this.viewsSeen = viewsSeen;
+    this.lastTimings = { detectMs: detected - started, classifyMs: performance.now() - detected };
     return results;
   }
 
