@@ -10,7 +10,8 @@ second over the window, median; in brackets: the detector's and the emotion mode
 server process's CPU (% of one core, from /proc) and resident memory while the pages run, and its CPU-seconds
 while they loaded (each page in its own browser context, so each downloads the assets like a first visit); writes
 benchmarks/results/browser_visitors.json. The browsers run on the same machine as the server, so their CPU use
-limits the frame rate, not the server. Needs Linux (/proc), Debian's `chromium` and `playwright`.
+limits the frame rate, not the server: it also prints all Chromium processes' CPU (% of one core) and their
+CPU-milliseconds per analysed frame. Needs Linux (/proc), Debian's `chromium` and `playwright`.
 Exit status: 0 measured; 1 a page never reached 10 analysed frames; 2 bad arguments or no Chromium;
 130 interrupted.
 """
@@ -86,6 +87,18 @@ def start_app(port: int, log: Path) -> subprocess.Popen:
     raise RuntimeError(f"the Streamlit server did not start: {log.read_text()[-1000:]}")
 
 
+def chromium_cpu_seconds() -> dict[int, float]:
+    """CPU seconds so far of every Chromium process on the machine (browser, renderers, GPU, utility), by PID."""
+    seconds = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip().startswith(("chrom", "headless_shell")):
+                seconds[int(proc.name)] = process_cpu_seconds(int(proc.name))
+        except OSError:  # the process ended
+            pass
+    return seconds
+
+
 def page_reading(page) -> dict:
     """What one page's live component measures and shows now."""
     return page.frame_locator(COMPONENT).locator("body").evaluate(
@@ -117,13 +130,15 @@ def measure(browser, url: str, server_pid: int, visitors: int, seconds: float) -
     load_cpu, load_s = process_cpu_seconds(server_pid) - load_cpu0, time.monotonic() - load_t0
     samples = [[] for _ in pages]
     first = [page_reading(p)["frames"] for p in pages]
-    cpu0, t0 = process_cpu_seconds(server_pid), time.monotonic()
+    cpu0, browsers0, t0 = process_cpu_seconds(server_pid), chromium_cpu_seconds(), time.monotonic()
     while time.monotonic() - t0 < seconds:
         time.sleep(1)
         for k, page in enumerate(pages):
             samples[k].append(page_reading(page))
-    cpu1, t1 = process_cpu_seconds(server_pid), time.monotonic()
+    cpu1, browsers1, t1 = process_cpu_seconds(server_pid), chromium_cpu_seconds(), time.monotonic()
     last = [page_reading(p)["frames"] for p in pages]
+    browser_cpu = sum(browsers1[pid] - browsers0[pid] for pid in browsers1.keys() & browsers0.keys())
+    analysed = sum(b - a for a, b in zip(first, last))
     result = {"visitors": visitors, "seconds": round(t1 - t0, 1),
               "pages": [{"fps": round(statistics.median(s["fps"] for s in rows), 1),
                          "ms_per_frame": round(statistics.median(s["ms"] for s in rows), 1),
@@ -135,6 +150,8 @@ def measure(browser, url: str, server_pid: int, visitors: int, seconds: float) -
               "server_cpu_seconds_while_pages_loaded": round(load_cpu, 2),
               "seconds_to_10_frames_on_all": round(load_s, 1),
               "server_rss_mb": round(process_rss_mb(server_pid), 1),
+              "chromium_cpu_percent": round(100 * browser_cpu / (t1 - t0), 1),
+              "chromium_cpu_ms_per_analysed_frame": round(1000 * browser_cpu / max(analysed, 1), 1),
               "load_average_1min": round(os.getloadavg()[0], 2)}
     for page in pages:
         page.context.close()
@@ -157,10 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None:
         print("needs Debian's chromium (apt-get install chromium) and the playwright package", file=sys.stderr)
         return 2
-    training = subprocess.run(["pgrep", "-f", "fer_utils train --data ../shared"], capture_output=True,
-                              text=True).stdout.split()  # the long training run, not the tests' short ones
-    print(f"CPU: {cpu_description()}; {os.cpu_count()} cores"
-          + ("; a training run is using the CPUs: the figures are under load" if training else ""))
+    load_before = os.getloadavg()[0]
+    busy = load_before > 1.0  # other work on the machine takes CPU from the browsers: the figures are under load
+    print(f"CPU: {cpu_description()}; {os.cpu_count()} cores; load average before the start {load_before:.1f}"
+          + (" (other work is using the CPUs: the figures are under load)" if busy else ""))
     with tempfile.TemporaryDirectory() as tmp:
         y4m = write_y4m(CLIP, Path(tmp) / "camera.y4m")
         server = start_app(args.port, Path(tmp) / "streamlit.log")
@@ -181,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                                       for p in run["pages"])
                     print(f"{n} visitor(s): {pages} | server {run['server_cpu_percent']:.1f}% CPU, "
                           f"{run['server_rss_mb']:.0f} MB RSS (page loads: "
-                          f"{run['server_cpu_seconds_while_pages_loaded']:.1f} CPU-s) | load average "
-                          f"{run['load_average_1min']:.1f}", flush=True)
+                          f"{run['server_cpu_seconds_while_pages_loaded']:.1f} CPU-s) | Chromium "
+                          f"{run['chromium_cpu_percent']:.0f}% CPU, {run['chromium_cpu_ms_per_analysed_frame']:.0f} "
+                          f"CPU-ms per analysed frame | load average {run['load_average_1min']:.1f}", flush=True)
                 browser.close()
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
@@ -203,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         "setting": f"app on 127.0.0.1, N headless Chromium pages on /live on the same machine, fake camera playing "
                    f"{CLIP.name} (320x240) at 30 frames/s; frames/s and ms per frame as each page measures them "
                    f"(median of 1-s samples); server CPU in % of one core",
-        "under_load": bool(training), "target": TARGET, "target_met": met, "runs": runs})
+        "load_average_before": round(load_before, 2), "under_load": busy, "target": TARGET, "target_met": met,
+        "runs": runs})
     print(f"wrote {path.relative_to(PROJECT_ROOT)}")
     return 0
 

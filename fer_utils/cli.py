@@ -128,7 +128,7 @@ def _train(args, created: list[Path]) -> int:
     import numpy as np
 
     from .evaluation import evaluate_split
-    from .inference import INFERENCE
+    from .inference import INFERENCE, load_inference_model
     from .models import build_model, export_fast_model
     from .training import best_checkpoint, read_history, save_json, train
 
@@ -167,16 +167,20 @@ def _train(args, created: list[Path]) -> int:
                             "shift 4 px, random erasing p=0.25"},
         "hardware": _hardware(), "versions": _versions(),
         "command": portable_command("python -m fer_utils", sys.argv[1:]),
-        "metrics": {s: evaluate_split(model, data[s], training=data.splits.get("Training"))
-                    for s in ("PublicTest", "PrivateTest") if s in data.splits},
     }
     save_json(card, out.with_suffix(".json"))
+    shipped = model
     try:
         export_fast_model(model, out)  # NAME.tflite, tied to NAME.keras by hashes in the card
+        shipped = load_inference_model(out)  # scored as it will run: the quantized LiteRT copy
     except Exception as e:  # noqa: BLE001 - the trained model is safe; only the fast copy is missing
         print(f"warning: wrote {out}, but not its fast copy {out.with_suffix('.tflite').name} ({type(e).__name__}: "
               f"{e}); inference will use the Keras model until `python -m fer_utils export --model {out}` works",
               file=sys.stderr)
+    card = {**json.loads(out.with_suffix(".json").read_text()),
+            "metrics": {s: evaluate_split(shipped, data[s], training=data.splits.get("Training"))
+                        for s in ("PublicTest", "PrivateTest") if s in data.splits}}
+    save_json(card, out.with_suffix(".json"))
     for s, m in card["metrics"].items():
         print(f"{s}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} (n={m['n']})")
     print(f"wrote {out}, {out.with_suffix('.json')} in {minutes:.1f} min")
@@ -212,7 +216,9 @@ def cmd_predict(args) -> int:
         _writable_folder(Path(args.out), "--out")
     elif args.out:
         _writable_folder(Path(args.out).parent, "--out")
-    return predict_files(args.inputs, outputs, args.model, args.detector, args.landmarks, args.json)
+    if args.small_faces and args.detector != "cnn":
+        raise ValueError("--small-faces is a second pass of the CNN face detector: drop --detector haar")
+    return predict_files(args.inputs, outputs, args.model, args.detector, args.landmarks, args.json, args.small_faces)
 
 
 def cmd_bench(args) -> int:
@@ -346,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", default=str(PROJECT_ROOT / "models" / "fer_vgg_bn.keras"))
     pr.add_argument("--detector", default="cnn", choices=("cnn", "haar"), help=DETECTOR_HELP)
     pr.add_argument("--landmarks", action="store_true", help="draw the CNN detector's 6 keypoints on annotated photos")
+    pr.add_argument("--small-faces", action="store_true",
+                    help="photos: a second detection pass in 4 tiles at 2x, for faces under ~80 px in a 640-px-wide "
+                         "frame (about 5x the detection time; benchmarks/results/detection.json)")
     pr.add_argument("--json", action="store_true", help="one JSON object per input")
     pr.add_argument("--out", help="annotated output file (one input) or folder (several)")
     pr.set_defaults(func=cmd_predict)

@@ -99,10 +99,11 @@ def predict_video(detector, path: Path, out: Path | None) -> tuple[dict, str | N
 
 
 def predict_files(inputs: list[str], outputs: list[Path | None], model: str, detector: str = "cnn",
-                  landmarks: bool = False, as_json: bool = False) -> int:
+                  landmarks: bool = False, as_json: bool = False, small_faces: bool = False) -> int:
     """Run `predict` over checked inputs and planned outputs (see `plan_outputs`): one line per input on
     stdout, one `error:` (or `warning:`) line per failed input on stderr. The model loads at the first input
     that decodes, so bad inputs and a bad FER_MAX_IMAGE_PIXELS are reported without waiting for it.
+    `small_faces`: photos get the CNN detector's tiled second pass (`CnnFaceDetector(tiles=True)`).
     Returns the exit status: 0, or 1 if some input failed."""
     from .drawing import draw_results
     from .images import ImageError, max_image_pixels, read_image
@@ -114,7 +115,10 @@ def predict_files(inputs: list[str], outputs: list[Path | None], model: str, det
         if not detectors:
             from .pipeline import EmotionDetector
 
-            photo = EmotionDetector(model, detector=detector)  # photos: 4 test-time views
+            from .detection import make_detector
+
+            tiled = make_detector("cnn", tiles=True) if small_faces else None
+            photo = EmotionDetector(model, detector=detector, face_detector=tiled)  # photos: 4 test-time views
             detectors.update(photo=photo, video=EmotionDetector.for_video(photo.model, detector=detector))
         return detectors[kind]
 

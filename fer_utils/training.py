@@ -43,13 +43,15 @@ def mix_batch(x, y, alpha: float):
 
 
 def make_dataset(split: Split, batch_size: int = 128, augment: keras.Sequential | None = None,
-                 shuffle: bool = False, seed: int = 0, mixup: float = 0.0):
+                 shuffle: bool = False, seed: int = 0, mixup: float = 0.0, targets: np.ndarray | None = None):
     """A tf.data pipeline of (float images 0-255 (N,48,48,1), one-hot labels) batches; with
-    `mixup` > 0, training batches are blended by `mix_batch`."""
+    `mixup` > 0, training batches are blended by `mix_batch`. `targets` (N, 7) replaces the one-hot labels
+    (distillation: `fer_utils.distillation.distillation_targets`)."""
     import tensorflow as tf
 
     x = split.images[..., None].astype("float32")
-    y = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype("float32")
+    y = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype("float32") if targets is None \
+        else np.asarray(targets, "float32").reshape(len(split), NUM_CLASSES)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -179,7 +181,7 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
           patience: int | None = None, seed: int = 0, verbose: int | str = "auto",
           callbacks: list[keras.callbacks.Callback] = (), init_weights: str | os.PathLike | None = None,
           warmup_epochs: float = 2.0, ema_momentum: float | None = None, mixup: float = 0.0,
-          precision: str = "float32") -> keras.Model:
+          precision: str = "float32", targets: np.ndarray | None = None) -> keras.Model:
     """Train `build_fn()` on `train_split`, validating on `val_split` every epoch.
 
     `run_dir` receives: best.keras (best validation-accuracy epoch), history.csv (one row per
@@ -192,7 +194,8 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
     the plain and the averaged checkpoints). A `run_dir` that holds a finished run is refused
     (see `check_run_dir`). `mixup` is the Beta alpha of `mix_batch` (0: off). `precision`
     "mixed_bfloat16" computes in bfloat16 with float32 weights (1.65x faster where the CPU has AMX);
-    the returned model is always a float32 one with the trained weights.
+    the returned model is always a float32 one with the trained weights. `targets` (N, 7): training
+    targets instead of the one-hot labels of `train_split` (distillation).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -200,7 +203,8 @@ def train(build_fn, train_split: Split, val_split: Split, run_dir: str | os.Path
         check_run_dir(run_dir)
         keras.utils.set_random_seed(seed)
         augment = build_augmentation(seed, erasing)
-        train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed, mixup=mixup)
+        train_ds = make_dataset(train_split, batch_size, augment, shuffle=True, seed=seed, mixup=mixup,
+                                targets=targets)
         val_ds = make_dataset(val_split, 256)
         steps = int(np.ceil(len(train_split) / batch_size))
         keras.mixed_precision.set_global_policy(precision)

@@ -67,8 +67,9 @@ def test_a_full_disk_leaves_the_last_checkpoint_loadable_and_the_rerun_resumes(t
     assert message.startswith("the disk is full: ") and f"{name} could not be written" in message, message
     assert "it needs about" in message and f"{name} was left as it was" in message and e.value.needed_bytes > 1000
     assert not [f for f in run_files(tmp_path) if ".tmp" in f], run_files(tmp_path)  # no torn temporary file
-    assert sha256(tmp_path / "best.keras") == saved["best.keras"]  # the last good best model, whole
-    keras.models.load_model(tmp_path / "best.keras", compile=False)
+    keras.models.load_model(tmp_path / "best.keras", compile=False)  # whole and loadable
+    if what == "save":  # its failed write left the last good one as it was (epoch 0's: nothing rewrote it since)
+        assert sha256(tmp_path / "best.keras") == saved["best.keras"]
     finished = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"]
     assert finished >= 1
     if what == "save_weights":

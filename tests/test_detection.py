@@ -174,3 +174,19 @@ def test_the_tiled_pass_finds_a_face_too_small_for_one_view_of_the_frame(width):
     assert len(CnnFaceDetector().detect(frame)) == 0
     (x, y, w, h), = CnnFaceDetector(tiles=True).detect(frame)
     assert 900 < x and x + w < 900 + width and 560 < y < 560 + small.shape[0] // 2
+
+
+def test_predict_small_faces_finds_a_small_face_the_plain_pass_misses(run_cli, tmp_path):
+    import json
+
+    portrait = read_image(IMAGES / "grace_hopper.jpg")
+    small = cv2.resize(portrait, (200, 200 * portrait.shape[0] // portrait.shape[1]), interpolation=cv2.INTER_AREA)
+    frame = np.full((960, 1280, 3), 110, np.uint8)
+    frame[560:560 + small.shape[0], 900:1100] = small
+    photo = tmp_path / "far_away.png"
+    cv2.imwrite(str(photo), frame)
+    plain, tiled = run_cli("predict", str(photo), "--json"), run_cli("predict", str(photo), "--json", "--small-faces")
+    assert plain.returncode == tiled.returncode == 0, plain.stderr + tiled.stderr
+    assert json.loads(plain.stdout)["faces"] == [] and len(json.loads(tiled.stdout)["faces"]) == 1
+    wrong = run_cli("predict", str(photo), "--small-faces", "--detector", "haar")
+    assert wrong.returncode == 2 and "--small-faces" in wrong.stderr and "Traceback" not in wrong.stderr

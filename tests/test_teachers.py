@@ -60,3 +60,18 @@ def test_distillation_targets_mix_the_softened_ensemble_with_the_true_label():
         distillation_targets([], np.array([1, 6]))
     with pytest.raises(ValueError, match="must all be"):
         distillation_targets([p, q[:1]], np.array([1, 6]))
+
+
+def test_training_batches_carry_the_distillation_targets():
+    pytest.importorskip("tensorflow", reason="training needs TensorFlow (no wheel for this Python)")
+    from fer_utils.distillation import distillation_targets
+    from fer_utils.training import make_dataset
+
+    split = load_fer2013(SAMPLE_PATH)["Training"]
+    rng = np.random.default_rng(0)
+    teacher = rng.dirichlet(np.ones(7), len(split)).astype(np.float32)
+    targets = distillation_targets([teacher], split.labels, temperature=2.0, weight=0.7)
+    (x, y), = make_dataset(split, batch_size=len(split), targets=targets).take(1)
+    assert x.shape == (len(split), 48, 48, 1) and np.allclose(y.numpy(), targets)
+    (_, hot), = make_dataset(split, batch_size=len(split)).take(1)
+    assert np.array_equal(hot.numpy().argmax(1), split.labels)
