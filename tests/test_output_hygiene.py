@@ -73,9 +73,7 @@ def test_known_failures_still_fail():
 
 
 # Results files written by other sessions' new scripts, still carrying a machine path; emptied by the lead.
-KNOWN_RECORD_FAILURES_TO_FIX: set[str] = {
-    "benchmarks/results/hostile_inputs.json",  # a warning's text quotes the absolute path of fer_utils/pipeline.py
-}
+KNOWN_RECORD_FAILURES_TO_FIX: set[str] = set()
 
 
 def record_has_machine_path(path: Path) -> bool:
