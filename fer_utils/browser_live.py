@@ -88,24 +88,28 @@ def browser_model_problem(keras_path: str | os.PathLike = PROJECT_ROOT / "models
 
 
 def export_browser_model(keras_path: str | os.PathLike = PROJECT_ROOT / "models" / "fer_vgg_bn.keras",
-                         out_path: str | os.PathLike = BROWSER_MODEL) -> Path:
+                         out_path: str | os.PathLike = BROWSER_MODEL, quantization: str = "dynamic") -> Path:
     """Convert the Keras model at `keras_path` to TensorFlow Lite with a fixed input of (1, 48, 48, 1), write it
     to `out_path` and record its hashes in the model card (NAME.json, key "browser_model"). Offline:
-    TensorFlow's own converter. The outputs equal the batch -1 file's (tests/test_browser_live.py)."""
+    TensorFlow's own converter, with the same `quantization` as `models.export_fast_model`, so the outputs
+    equal the batch -1 file's (tests/test_browser_live.py)."""
     import contextlib
     import io
 
     import tensorflow as tf
 
     from .backend import keras
-    from .models import load_model
+    from .models import QUANTIZATIONS, load_model
 
     keras_path, out_path = Path(keras_path), Path(out_path)
     model = load_model(keras_path)
     inputs = keras.Input(model.input_shape[1:], batch_size=1)
     batch_of_one = keras.Model(inputs, model(inputs, training=False))  # the same layers and weights
+    converter = tf.lite.TFLiteConverter.from_keras_model(batch_of_one)
+    if quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     with stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
-        flat = tf.lite.TFLiteConverter.from_keras_model(batch_of_one).convert()
+        flat = converter.convert()
     write_bytes(out_path, flat)
     card_path = keras_path.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
@@ -116,7 +120,8 @@ def export_browser_model(keras_path: str | os.PathLike = PROJECT_ROOT / "models"
     card[CARD_KEY] = {"file": shown, "sha256": file_sha256(out_path), "keras_sha256": file_sha256(keras_path),
                       "input_shape": [1, *model.input_shape[1:]],
                       "converter": f"tf.lite.TFLiteConverter.from_keras_model, input batch fixed to 1 "
-                                   f"(TensorFlow {tf.__version__}): LiteRT.js cannot resize a batch -1 input"}
+                                   f"(TensorFlow {tf.__version__}): LiteRT.js cannot resize a batch -1 input",
+                      "quantization": QUANTIZATIONS[quantization]}
     write_text(card_path, json.dumps(card, indent=2) + "\n")
     return out_path
 
