@@ -1,9 +1,11 @@
 """Shared helpers for the facial emotion recognition notebook series.
 
 One module per stage: `data` (FER-2013), `images`, `models` (Keras builders and loading), `inference`
-(LiteRT, no TensorFlow), `training`, `teachers`, `evaluation`, `detection`, `tracking`, `features`,
-`pipeline`, `drawing`, `video`, `files`, `live`, `desktop`, `webapp`, `viz`. Importing the package is cheap:
-TensorFlow loads only with `models`, `training` or `backend`.
+(LiteRT, no TensorFlow), `training` and its `checkpoints`, `teachers`, `distillation`, `evaluation`,
+`detection`, `tracking`, `features`, `pipeline`, `drawing`, `video`, `predict`, `files`, `results`,
+`interrupts`, `live`, `desktop`, `webapp`, `browser_live` (the web app's in-browser live page), `viz`,
+`selfcheck`, `student`. Importing the package is cheap: TensorFlow loads only with `models`, `training` or
+`backend`.
 """
 import os
 
