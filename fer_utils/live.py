@@ -69,7 +69,8 @@ class LiveEmotionWidget(anywidget.AnyWidget):
     note = traitlets.Unicode("").tag(sync=True)  # what the label and bars show (smoothing), under the bars
 
     def __init__(self, detector: EmotionDetector, stream: ipywebrtc.MediaStream | None = None, **kwargs):
-        super().__init__(stream=stream, **{"note": detector.describe_output(), **kwargs})
+        describe = getattr(detector, "describe_output", None)  # any callable detector works; ours explain themselves
+        super().__init__(stream=stream, **{"note": describe() if describe else "", **kwargs})
         self.detector = detector
         self.stats = {"frames": 0, "faces": 0, "kernel_ms_total": 0.0, "browser_ms_total": 0.0, "errors": 0}
         self.on_msg(self._on_frame)
