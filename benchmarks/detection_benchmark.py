@@ -94,19 +94,31 @@ def _apart(a, b) -> bool:
     return iou(grow(a), grow(b)) == 0
 
 
-def score(detections: list[np.ndarray], truths: list[list[tuple]], min_iou: float = 0.3) -> tuple[int, int]:
-    """(true faces found, detections matching no true face), each true face matched at most once."""
-    found = false = 0
+SIZE_BINS = ((40, 80), (80, 150), (150, 301))  # face widths in px: recall per bin says where a detector fails
+
+
+def score(detections: list[np.ndarray], truths: list[list[tuple]], min_iou: float = 0.3) -> tuple[list[tuple], int]:
+    """(the true faces found, detections matching no true face), each true face matched at most once."""
+    found, false = [], 0
     for boxes, true in zip(detections, truths):
         unmatched = list(true)
         for box in boxes:
             best = max(unmatched, key=lambda t: iou(box, t), default=None)
             if best is not None and iou(box, best) >= min_iou:
                 unmatched.remove(best)
-                found += 1
+                found.append(best)
             else:
                 false += 1
     return found, false
+
+
+def recall_by_size(found: list[tuple], truths: list[tuple]) -> dict[str, float | None]:
+    """Recall per face-width bin of SIZE_BINS ("40-80 px": ...); None for an empty bin."""
+    out = {}
+    for lo, hi in SIZE_BINS:
+        n = sum(lo <= t[2] < hi for t in truths)
+        out[f"{lo}-{min(hi, SIZES[1])} px"] = sum(lo <= t[2] < hi for t in found) / n if n else None
+    return out
 
 
 def run(faces: np.ndarray, scenes: int, empty: int, seed: int) -> dict:
@@ -132,7 +144,8 @@ def run(faces: np.ndarray, scenes: int, empty: int, seed: int) -> dict:
         found, false_in_scenes = score(detections, [b for _, b in face_scenes])
         false_empty = sum(len(detector.detect(frame)) for frame in empty_scenes)
         report["detectors"][label] = {
-            "recall": found / max(n_true, 1), "found": found,
+            "recall": len(found) / max(n_true, 1), "found": len(found),
+            "recall_by_size": recall_by_size(found, [t for _, b in face_scenes for t in b]),
             "false_positives_per_face_free_image": false_empty / max(empty, 1),
             "unmatched_detections_per_face_scene": false_in_scenes / max(scenes, 1),
             "ms_per_frame_median": 1000 * float(np.median(times))}
@@ -161,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
           f"+-{MAX_ANGLE:g} deg), {report['face_free_scenes']} face-free scenes; CPU: {report['hardware']}")
     for name, r in report["detectors"].items():
         print(f"  {name:19} recall {r['recall']:.3f} ({r['found']}/{report['faces']}), false positives per face-free "
-              f"image {r['false_positives_per_face_free_image']:.3f}, {r['ms_per_frame_median']:.2f} ms per frame")
+              f"image {r['false_positives_per_face_free_image']:.3f}, {r['ms_per_frame_median']:.2f} ms per frame; "
+              "by width: " + ", ".join(f"{k} {v:.2f}" for k, v in r["recall_by_size"].items() if v is not None))
     print(f"chosen: CNN min_score {report['chosen_cnn_min_score']:g}, tiled pass tile_min_score "
           f"{report['chosen_tile_min_score']:g} ({report['choice_rule']})")
     if not args.no_write:

@@ -7,7 +7,8 @@ source of every notebook time the series quotes (benchmarks/figures.py checks th
     python benchmarks/notebook_times.py --mode full --data PATH/TO/fer2013.csv.gz --notebooks 07 08
     python benchmarks/notebook_times.py --mode quick --mode full --data PATH --update-notebooks
 
-`--update-notebooks` rewrites the **Time.** line of each measured notebook's outcomes cell from the file.
+`--update-notebooks` rewrites the **Time.** line of each measured notebook's outcomes cell from the file,
+and the table of times in docs/course.md (between its `notebook-times` markers).
 Measure on a quiet machine: the load average at the start and the end of each run is recorded, and a
 run on a busy machine says so in the notebook.
 """
@@ -32,6 +33,8 @@ from fer_utils.files import write_text  # noqa: E402
 from fer_utils.timing import cpu_description  # noqa: E402
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+COURSE_GUIDE = PROJECT_ROOT / "docs" / "course.md"
+COURSE_TABLE = re.compile(r"(<!-- notebook-times:start -->\n).*?(<!-- notebook-times:end -->)", re.S)
 RESULTS = RESULTS_DIR / "notebook_times.json"
 TIME_LINE = re.compile(r"^\*\*Time\.\*\*.*$", re.M)
 READING = re.compile(r"Reading: about \d+ min\.")
@@ -83,6 +86,34 @@ def time_line(old_line: str, entry: dict) -> str:
             "[docs/course.md](../docs/course.md).")
 
 
+def notebook_title(path: Path) -> str:
+    """'01 How a CNN sees a face' from the notebook's first heading ('# 01. How a CNN sees a face')."""
+    heading = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
+    return heading.lstrip("# ").replace(".", "", 1).split(":")[0]
+
+
+def course_table(times: dict) -> str:
+    """The course guide's table: one row per notebook, seconds per mode and the load average while measuring."""
+    rows = ["| notebook | quick mode | full mode | load average (start -> end), quick / full |", "|---|---|---|---|"]
+    for stem in sorted(times):
+        entry = times[stem]
+        title = notebook_title(NOTEBOOKS_DIR / f"{stem}.ipynb")
+        cells = [f"{entry[m]['seconds']:.0f} s" if m in entry else "not measured" for m in ("quick", "full")]
+        loads = " / ".join(f"{entry[m]['load_start']:.1f} -> {entry[m]['load_end']:.1f}" + (" (busy)" if busy(entry[m]) else "")
+                           for m in ("quick", "full") if m in entry)
+        rows.append(f"| {title} | {cells[0]} | {cells[1]} | {loads} |")
+    return "\n".join(rows) + "\n"
+
+
+def update_course_guide(times: dict) -> bool:
+    """Rewrite the table between the `notebook-times` markers of docs/course.md; False when it has no markers."""
+    text = COURSE_GUIDE.read_text()
+    if not COURSE_TABLE.search(text):
+        return False
+    write_text(COURSE_GUIDE, COURSE_TABLE.sub(lambda m: m.group(1) + course_table(times) + m.group(2), text, count=1))
+    return True
+
+
 def update_notebook(path: Path, entry: dict) -> bool:
     """Rewrite the **Time.** line of the notebook's outcomes cell; False when it has none."""
     nb = nbformat.read(path, as_version=4)
@@ -100,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--notebooks", nargs="*", help="numbers such as 07 08 (default: every notebook)")
     ap.add_argument("--data", help="FER-2013 for full mode (default: $FER2013_PATH)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
-    ap.add_argument("--update-notebooks", action="store_true", help="rewrite each measured notebook's Time line")
+    ap.add_argument("--update-notebooks", action="store_true",
+                    help="rewrite each measured notebook's Time line and the course guide's table")
     args = ap.parse_args(argv)
     modes = args.mode or ["quick"]
     if "full" in modes and not (args.data or os.environ.get("FER2013_PATH")):
@@ -130,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in (p for p in paths if p.stem in times):
             if not update_notebook(path, times[path.stem]):
                 print(f"warning: {path.name} has no outcomes cell with a **Time.** line: not updated", file=sys.stderr)
+        if not update_course_guide(times):
+            print("warning: docs/course.md has no notebook-times markers: its table is not updated", file=sys.stderr)
     return 1 if failed else 0
 
 

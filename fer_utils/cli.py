@@ -1,36 +1,24 @@
-"""Command line: `python -m fer_utils data summary | train | evaluate | predict | bench | live` (see --help)."""
+"""Command line: `python -m fer_utils data summary | train | evaluate | predict | bench | live | export | teacher |
+student` (see --help); `train` and `teacher` live in `fer_utils.training_commands`."""
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shutil
 import signal
 import sys
-import tempfile
-import time
 import warnings
 from pathlib import Path
 
-from .data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError, load_fer2013
-from .files import DiskFullError, FolderLock, atomic_write, refuse_overwriting_inputs
+from .data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError
+from .files import check_writable_folder, refuse_overwriting_inputs
 from .interrupts import Terminated, signal_received, signals_raise, stopped, warning_line
-from .predict import IMAGE_OUT_SUFFIXES, VIDEO_SUFFIXES, plan_outputs, predict_files  # noqa: F401 (cli's names)
-from .predict import write_image as _write_image  # noqa: F401
-from .results import portable_command, portable_path, portable_recorded
-
-
-def _load_data(args):
-    """The dataset named by --data, leaving out unreadable images with --skip-corrupt (and saying so)."""
-    data = load_fer2013(args.data, skip_corrupt=args.skip_corrupt)
-    if data.skipped:
-        shown = ", ".join(str(f) for f in data.skipped[:5]) + (", ..." if len(data.skipped) > 5 else "")
-        print(f"skipped {len(data.skipped)} unreadable image(s) (--skip-corrupt): {shown}", file=sys.stderr)
-    return data
+from .predict import plan_outputs, predict_files
+from .results import portable_command
+from .training_commands import add_training_commands, load_command_data
 
 
 def cmd_data_summary(args) -> int:
-    counts = _load_data(args).counts()
+    counts = load_command_data(args).counts()
     total = sum(sum(c.values()) for c in counts.values())
     if args.json:
         print(json.dumps({"splits": counts, "total": total}))
@@ -42,151 +30,7 @@ def cmd_data_summary(args) -> int:
     return 0
 
 
-def _hardware() -> str:
-    import tensorflow as tf
-
-    from .timing import cpu_description
-
-    gpus = [g.name for g in tf.config.list_physical_devices("GPU")]
-    return cpu_description() + (f"; GPUs: {', '.join(gpus)}" if gpus else "; no GPU")
-
-
-def _versions() -> dict[str, str]:
-    import cv2
-    import numpy
-    import tensorflow as tf
-
-    from .backend import keras
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "keras_backend": keras.backend.backend(), "numpy": numpy.__version__, "opencv": cv2.__version__}
-
-
 DETECTOR_HELP = "face detector: cnn (BlazeFace on LiteRT, the default) or haar (OpenCV's classic cascade)"
-PROTOCOL = ("trained on Training only. Chosen on PublicTest: the checkpoint (best validation accuracy), the "
-            "test-time views (benchmarks/tta_choice.py) and, with --ema, whether the weight average ships. Set by "
-            "hand from a 24-epoch feasibility run and the time budget, with no search on PublicTest: the "
-            "architecture, optimizer, learning rate, weight decay, label smoothing, augmentation and epoch count. "
-            "PrivateTest used only for this report; about 8% of its faces are byte-identical to Training faces "
-            "(dedup_* in metrics: the figures without them)")
-
-
-def _writable_folder(folder: Path, what: str, created: list[Path] | None = None) -> None:
-    """Create `folder` if needed and check that a file can be written in it; a ValueError says why not.
-    The folders it creates are appended to `created` (so that a call that fails can remove them again)."""
-    try:
-        if created is not None:
-            created += [f for f in (*reversed(folder.parents), folder) if not f.exists()]
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise ValueError(f"{what}: cannot write in {folder} ({e.strerror or e}); choose another folder") from e
-
-
-def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Path]:
-    """The model file and the run folder of `train`, with every argument checked before any data is read;
-    the folders created for them are appended to `created`."""
-    out = Path(args.out)
-    if out.suffix != ".keras" or out.is_dir():
-        raise ValueError(f"--out {out}: give a model file name ending in .keras, e.g. models/my_model.keras")
-    for name, value, ok, need in (("--epochs", args.epochs, args.epochs >= 1, "at least 1"),
-                                  ("--batch-size", args.batch_size, args.batch_size >= 1, "at least 1"),
-                                  ("--lr", args.lr, args.lr > 0, "above 0"),
-                                  ("--warmup", args.warmup, args.warmup >= 0, "0 or more"),
-                                  ("--patience", args.patience, args.patience is None or args.patience >= 1,
-                                   "at least 1"),
-                                  ("--ema", args.ema, args.ema is None or 0 < args.ema < 1, "between 0 and 1")):
-        if not ok:
-            raise ValueError(f"{name} must be {need}, got {value}")
-    if args.init and not Path(args.init).is_file():
-        raise ValueError(f"--init {args.init}: no such model file")
-    _writable_folder(out.parent, "--out", created)
-    run_dir = Path(args.run_dir or Path("runs") / out.stem)
-    _writable_folder(run_dir, "--run-dir", created)
-    FolderLock(run_dir, "training run").check()  # another training there now: refused before TensorFlow loads
-    from .training import check_run_dir  # imports TensorFlow: after the quick checks
-
-    check_run_dir(run_dir)
-    return out, run_dir
-
-
-def cmd_train(args) -> int:
-    created: list[Path] = []  # the folders this call creates: removed again if it fails while they are empty
-    try:
-        return _train(args, created)
-    except BaseException:
-        for folder in reversed(created):  # (an interrupted first epoch leaves only an empty backup/ folder)
-            if folder.is_dir() and not any(f.is_file() for f in folder.rglob("*")):
-                shutil.rmtree(folder)
-        raise
-
-
-def _train(args, created: list[Path]) -> int:
-    """`train`'s work (see `cmd_train`)."""
-    out, run_dir = _check_train_args(args, created)
-    import numpy as np
-
-    from .evaluation import evaluate_split
-    from .inference import INFERENCE, load_inference_model
-    from .models import build_model, export_fast_model
-    from .training import best_checkpoint, read_history, save_json, train
-
-    data = _load_data(args)
-    start = time.time()
-    try:
-        model = train(lambda: build_model(args.arch), data["Training"], data["PublicTest"], run_dir,
-                      epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
-                      patience=args.patience, verbose=2 if not sys.stdout.isatty() else "auto",
-                      init_weights=args.init, warmup_epochs=args.warmup, ema_momentum=args.ema, mixup=args.mixup,
-                      precision=args.precision)
-    except DiskFullError as e:
-        raise DiskFullError(e.errno, f"{e}; {run_dir} keeps the last finished epoch, and the same command resumes "
-                                     f"from it", e.needed_bytes) from e
-    minutes = (time.time() - start) / 60
-    try:
-        atomic_write(out, model.save)
-    except (OSError, ValueError) as e:
-        raise OSError(f"training finished, but {out} could not be written ({e}); the best model is in "
-                      f"{best_checkpoint(run_dir)}: copy it to where you want it") from e
-    history = read_history(run_dir / "history.csv")
-    atomic_write(out.with_name(out.stem + "_history.csv"), lambda tmp: shutil.copy(run_dir / "history.csv", tmp))
-    card = {
-        "model": out.name, "architecture": args.arch, "params": int(model.count_params()),
-        "data": portable_path(data.source), "labels": "original FER-2013 labels",
-        "protocol": PROTOCOL,
-        "inference": INFERENCE,
-        "epochs_planned": args.epochs, "epochs_run": len(history.get("epoch", [])),
-        "best_epoch": int(history["epoch"][int(np.argmax(history["val_accuracy"]))]) + 1,
-        "training_minutes_this_process": round(minutes, 1),
-        "hyperparameters": {"batch_size": args.batch_size, "peak_lr": args.lr, "seed": args.seed,
-                            "optimizer": "AdamW, weight decay 0.05, warm-up + cosine decay",
-                            "init_weights": args.init, "warmup_epochs": args.warmup, "ema_momentum": args.ema,
-                            "mixup_alpha": args.mixup, "precision": args.precision,
-                            "label_smoothing": 0.1, "augmentation": "flip, rotate 10 deg, zoom 0.9-1.1, "
-                            "shift 4 px, random erasing p=0.25"},
-        "hardware": _hardware(), "versions": _versions(),
-        "command": portable_command("python -m fer_utils", sys.argv[1:]),
-    }
-    save_json(card, out.with_suffix(".json"))
-    shipped = model
-    try:
-        export_fast_model(model, out)  # NAME.tflite, tied to NAME.keras by hashes in the card
-        shipped = load_inference_model(out)  # scored as it will run: the quantized LiteRT copy
-    except Exception as e:  # noqa: BLE001 - the trained model is safe; only the fast copy is missing
-        print(f"warning: wrote {out}, but not its fast copy {out.with_suffix('.tflite').name} ({type(e).__name__}: "
-              f"{e}); inference will use the Keras model until `python -m fer_utils export --model {out}` works",
-              file=sys.stderr)
-    card = {**json.loads(out.with_suffix(".json").read_text()),
-            "metrics": {s: evaluate_split(shipped, data[s], training=data.splits.get("Training"))
-                        for s in ("PublicTest", "PrivateTest") if s in data.splits}}
-    save_json(card, out.with_suffix(".json"))
-    for s, m in card["metrics"].items():
-        print(f"{s}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} (n={m['n']})")
-    print(f"wrote {out}, {out.with_suffix('.json')} in {minutes:.1f} min")
-    return 0
-
-
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_split, format_report
     from .inference import INFERENCE, load_inference_model
@@ -194,7 +38,7 @@ def cmd_evaluate(args) -> int:
     from .training import save_json
 
     model = load_inference_model(args.model, fast=not args.keras)
-    data = _load_data(args)
+    data = load_command_data(args)
     metrics = evaluate_split(model, data[args.split], training=data.splits.get("Training"))
     print(json.dumps(metrics) if args.json else f"{args.model} on {args.split}\n" + format_report(metrics))
     if args.write_card:
@@ -213,9 +57,9 @@ def cmd_predict(args) -> int:
     outputs = plan_outputs(args.inputs, args.out)
     refuse_overwriting_inputs(outputs, args.inputs)
     if args.out and (len(args.inputs) > 1 or Path(args.out).is_dir()):
-        _writable_folder(Path(args.out), "--out")
+        check_writable_folder(Path(args.out), "--out")
     elif args.out:
-        _writable_folder(Path(args.out).parent, "--out")
+        check_writable_folder(Path(args.out).parent, "--out")
     if args.small_faces and args.detector != "cnn":
         raise ValueError("--small-faces is a second pass of the CNN face detector: drop --detector haar")
     return predict_files(args.inputs, outputs, args.model, args.detector, args.landmarks, args.json, args.small_faces)
@@ -257,27 +101,6 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_teacher(args) -> int:
-    from .inference import INFERENCE, load_inference_model
-    from .teachers import save_teacher, teacher_predictions
-
-    model_path = Path(args.model)
-    model = load_inference_model(model_path)  # the LiteRT copy written by `train`: same outputs, faster
-    data = _load_data(args)
-    training_card_path = model_path.with_suffix(".json")
-    training_card = json.loads(training_card_path.read_text()) if training_card_path.is_file() else {}
-    card = {"name": args.name, "inference": INFERENCE, "runtime": type(model).__name__,
-            "training": {k: portable_recorded(training_card[k]) if k == "command" and training_card.get(k)
-                         else training_card.get(k) for k in ("command", "architecture", "params", "epochs_planned", "epochs_run",
-                                                          "best_epoch", "training_minutes_this_process",
-                                                          "hyperparameters", "hardware", "versions")},
-            "predictions_by": portable_command("python -m fer_utils", sys.argv[1:]), "hardware": _hardware()}
-    out = save_teacher(args.name, teacher_predictions(model, data), data, card)
-    public = json.loads((out / "card.json").read_text())["PublicTest"]
-    print(f"wrote {out}: PublicTest accuracy {public['accuracy']:.4f}, macro-F1 {public['macro_f1']:.4f}")
-    return 0
-
-
 def cmd_live(args) -> int:
     from .desktop import run_live
 
@@ -311,29 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-corrupt", action="store_true", help=skip_help)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_data_summary)
-
-    t = sub.add_parser("train", help="train a model and write it with its model card")
-    t.add_argument("--data", help=data_help)
-    t.add_argument("--skip-corrupt", action="store_true", help=skip_help)
-    t.add_argument("--out", required=True, help="model file to write, e.g. models/fer_vgg_bn.keras")
-    t.add_argument("--arch", default="vgg_bn", help="vgg_bn (shipped) or baseline")
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (default: off)")
-    t.add_argument("--init", help="start from this trained model's weights (a warm restart)")
-    t.add_argument("--warmup", type=float, default=2.0, help="warm-up epochs before the cosine decay")
-    t.add_argument("--ema", type=float, default=None,
-                   help="also keep an exponential moving average of the weights with this momentum "
-                        "(per 5 batches, e.g. 0.99) and ship it when it scores better on PublicTest")
-    t.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
-                   help="blend pairs of training faces and their labels, lambda ~ Beta(ALPHA, ALPHA) (default 0: off)")
-    t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
-                   help="mixed_bfloat16: about 1.65x faster where the CPU has AMX (lscpu shows amx_bf16); "
-                        "the saved model is float32 either way")
-    t.add_argument("--run-dir", help="checkpoints and history; rerun with the same one to resume (default runs/NAME)")
-    t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class metrics and confusion matrix")
     e.add_argument("--model", default=str(PROJECT_ROOT / "models" / "fer_vgg_bn.keras"))
@@ -382,12 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the .keras model; its fast copy NAME.tflite is written beside it (default: under $FER_HOME)")
     x.set_defaults(func=cmd_export)
 
-    te = sub.add_parser("teacher", help="store a trained model's predictions as a teacher (models/teachers/NAME/)")
-    te.add_argument("--model", required=True, help="the trained .keras model")
-    te.add_argument("--name", required=True, help="the teacher's folder name, e.g. seed1_bf16")
-    te.add_argument("--data", help=data_help)
-    te.add_argument("--skip-corrupt", action="store_true", help=skip_help)
-    te.set_defaults(func=cmd_teacher)
+    add_training_commands(sub, data_help, skip_help)
 
     st = sub.add_parser("student", help="build the student edition (outputs cleared, marked cells stubbed, no answers) "
                                          "or, with --edition instructor, the instructor edition")

@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -171,3 +172,16 @@ def _start_time(pid: int) -> str:
             return "alive"
         except OSError:
             return ""
+
+
+def check_writable_folder(folder: Path, what: str, created: list[Path] | None = None) -> None:
+    """Create `folder` if needed and check that a file can be written in it; a ValueError says why not.
+    The folders it creates are appended to `created` (so that a call that fails can remove them again)."""
+    try:
+        if created is not None:
+            created += [f for f in (*reversed(folder.parents), folder) if not f.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{what}: cannot write in {folder} ({e.strerror or e}); choose another folder") from e

@@ -115,6 +115,26 @@ def fast_model_problem(keras_path: str | os.PathLike) -> str | None:
     return None
 
 
+MAX_MODEL_BYTES = 1 << 30  # what a .keras archive may unpack to: 1 GiB (the shipped model: under 5 MB)
+MAX_MODEL_MEMBERS = 1000
+
+
+def check_keras_archive(path: Path) -> None:
+    """Refuse a .keras file whose zip directory declares more than MAX_MODEL_BYTES unpacked or more than
+    MAX_MODEL_MEMBERS files (a zip bomb), before Keras unpacks anything. Other files are left to Keras."""
+    import zipfile
+
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    unpacked = sum(m.file_size for m in members)
+    if len(members) > MAX_MODEL_MEMBERS or unpacked > MAX_MODEL_BYTES:
+        raise ModelError(f"model {path} would unpack to {unpacked / 1e6:,.0f} MB in {len(members)} files (limits: "
+                         f"{MAX_MODEL_BYTES / 1e6:,.0f} MB, {MAX_MODEL_MEMBERS} files), so it was not loaded: a damaged "
+                         f"or hostile file; use a model you trained or the shipped one")
+
+
 def load_inference_model(path: str | os.PathLike, fast: bool = True):
     """The model to run for inference: the converted TFLite model next to `path` when it was made
     from the same weights (about 2x faster per face than Keras on a CPU, and no TensorFlow import),
@@ -132,6 +152,8 @@ def load_inference_model(path: str | os.PathLike, fast: bool = True):
                            f"elsewhere: pip install {LITERT_PIN})")
         if problem:
             warnings.warn(f"using the slower Keras model: {problem}.", stacklevel=2)
+    if path.is_file():
+        check_keras_archive(path)  # a zip bomb is refused before TensorFlow loads (seconds, and 700 MB)
     try:
         from .models import load_model
     except ImportError as e:

@@ -14,7 +14,7 @@ from pathlib import Path
 from .backend import keras
 from .data import EMOTIONS, IMAGE_SIZE
 from .files import write_bytes, write_text
-from .inference import FAST_SUFFIX, ModelError, TFLiteModel, file_sha256, stderr_silenced
+from .inference import FAST_SUFFIX, ModelError, TFLiteModel, check_keras_archive, file_sha256, stderr_silenced
 
 layers = keras.layers
 
@@ -71,26 +71,6 @@ def build_model(arch: str) -> keras.Model:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch]()
-
-
-MAX_MODEL_BYTES = 1 << 30  # what a .keras archive may unpack to: 1 GiB (the shipped model: under 5 MB)
-MAX_MODEL_MEMBERS = 1000
-
-
-def check_keras_archive(path: Path) -> None:
-    """Refuse a .keras file whose zip directory declares more than MAX_MODEL_BYTES unpacked or more than
-    MAX_MODEL_MEMBERS files (a zip bomb), before Keras unpacks anything. Other files are left to Keras."""
-    import zipfile
-
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        return
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-    unpacked = sum(m.file_size for m in members)
-    if len(members) > MAX_MODEL_MEMBERS or unpacked > MAX_MODEL_BYTES:
-        raise ModelError(f"model {path} would unpack to {unpacked / 1e6:,.0f} MB in {len(members)} files (limits: "
-                         f"{MAX_MODEL_BYTES / 1e6:,.0f} MB, {MAX_MODEL_MEMBERS} files), so it was not loaded: a damaged "
-                         f"or hostile file; use a model you trained or the shipped one")
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

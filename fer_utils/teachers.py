@@ -49,8 +49,11 @@ def save_teacher(name: str, predictions: dict[str, np.ndarray], data: FER2013, c
     return out
 
 
-def load_teachers(data: FER2013, folder: Path = TEACHERS, names: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """{name: {split: float32 probabilities}} of the saved teachers whose rows match `data` (by fingerprint)."""
+def load_teachers(data: FER2013, folder: Path | None = None,
+                  names: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """{name: {split: float32 probabilities}} of the saved teachers (in `folder`, default models/teachers/)
+    whose rows match `data` (by fingerprint)."""
+    folder = TEACHERS if folder is None else folder
     teachers = {}
     for card_path in sorted(folder.glob("*/card.json")):
         name = card_path.parent.name

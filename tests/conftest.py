@@ -1,11 +1,31 @@
+import functools
 import importlib.util
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def load_hostile_inputs():
+    """benchmarks/hostile_inputs.py, imported once: its makers of hostile files (decompression bombs, long
+    videos) and its measured launcher serve the tests too, so each hostile file is built in one place."""
+    spec = importlib.util.spec_from_file_location("hostile_inputs", PROJECT / "benchmarks" / "hostile_inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["hostile_inputs"] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def hostile():
+    """benchmarks/hostile_inputs.py (see `load_hostile_inputs`)."""
+    return load_hostile_inputs()
 
 
 @pytest.fixture

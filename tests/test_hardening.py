@@ -3,15 +3,14 @@ no traceback, and the other inputs of the same call are still processed (issue 9
 is built here."""
 import gzip
 import json
-import struct
 import tracemalloc
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 
 from fer_utils import cli
+from fer_utils.predict import plan_outputs, write_image
 from fer_utils.files import atomic_write
 from fer_utils.data import EMOTIONS, PROJECT_ROOT, SAMPLE_PATH, DatasetError, load_fer2013
 from fer_utils.images import MAX_PIXELS_ENV, ImageError, declared_size, decode_image, read_image
@@ -36,25 +35,6 @@ def pixels(value=0, sep=" "):
 
 def sample_rows(n=21):
     return [(i % 7, pixels(i % 256), ("Training", "PublicTest", "PrivateTest")[i % 3]) for i in range(n)]
-
-
-def png_declaring(width, height):
-    """A small valid-looking PNG whose header declares width x height grey pixels (a decompression bomb)."""
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100_000, 9))
-            + chunk(b"IEND", b""))
-
-
-def jpeg_declaring(width, height):
-    """Hopper's JPEG with its frame header changed to declare width x height."""
-    data = bytearray(HOPPER.read_bytes())
-    i = 2
-    while data[i + 1] not in (0xC0, 0xC1, 0xC2):
-        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
-    data[i + 5:i + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -153,7 +133,7 @@ def test_declared_size_reads_the_header(ext):
     assert decode_image(data, "x").shape == (37, 81, 3)
 
 
-def test_truncated_and_oversized_images_are_refused_before_decoding(tmp_path, monkeypatch):
+def test_truncated_and_oversized_images_are_refused_before_decoding(tmp_path, monkeypatch, hostile):
     jpeg = HOPPER.read_bytes()
     (tmp_path / "cut.jpg").write_bytes(jpeg[:len(jpeg) // 3])
     with pytest.raises(ImageError, match=r"cut.jpg is truncated: its JPEG data ends early"):
@@ -161,7 +141,7 @@ def test_truncated_and_oversized_images_are_refused_before_decoding(tmp_path, mo
     png = cv2.imencode(".png", read_image(HOPPER))[1].tobytes()
     with pytest.raises(ImageError, match=r"is truncated: its PNG data ends early"):
         decode_image(png[:len(png) // 2], "half.png")
-    for name, data in (("bomb.png", png_declaring(50_000, 50_000)), ("bomb.jpg", jpeg_declaring(60_000, 60_000))):
+    for name, data in (("bomb.png", hostile.png_declaring(50_000, 50_000)), ("bomb.jpg", hostile.jpeg_declaring(60_000, 60_000))):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(ImageError, match=rf"{name} is \d+x\d+ pixels \(\d+ megapixels\), over the limit of 50 "
                                              rf"megapixels, and was not decoded.*{MAX_PIXELS_ENV}"):
@@ -176,9 +156,9 @@ def test_truncated_and_oversized_images_are_refused_before_decoding(tmp_path, mo
         read_image(tmp_path)
 
 
-def test_decode_jpeg_refuses_empty_bombs_and_truncated_frames():
+def test_decode_jpeg_refuses_empty_bombs_and_truncated_frames(hostile):
     jpeg = HOPPER.read_bytes()
-    for data, message in ((b"", r"\(0 bytes\) is empty"), (png_declaring(30_000, 30_000), "over the limit"),
+    for data, message in ((b"", r"\(0 bytes\) is empty"), (hostile.png_declaring(30_000, 30_000), "over the limit"),
                           (jpeg[:len(jpeg) // 3], "truncated")):
         with pytest.raises(ImageError, match=message):
             decode_jpeg(data)
@@ -198,13 +178,13 @@ class FlakyDetector:
         return []
 
 
-def test_live_widget_replies_to_every_failed_frame_and_keeps_going():
+def test_live_widget_replies_to_every_failed_frame_and_keeps_going(hostile):
     detector = FlakyDetector()
     widget = LiveEmotionWidget(detector)
     sent = []
     widget.send = lambda content, buffers=None: sent.append(content)
     good = encode_jpeg(cv2.resize(read_image(HOPPER), (320, 240)))
-    for frame in (b"", png_declaring(50_000, 50_000), good[:len(good) // 3]):
+    for frame in (b"", hostile.png_declaring(50_000, 50_000), good[:len(good) // 3]):
         widget._on_frame(widget, {"type": "frame"}, [frame])
     detector.fail = True
     widget._on_frame(widget, {"type": "frame"}, [good])
@@ -227,11 +207,11 @@ def test_plan_outputs_checks_out_before_work(tmp_path):
                                  (["a.jpg", "b.jpg"], HOPPER, "is a file name; with several inputs --out must be"),
                                  (["a.jpg", "b.jpg"], tmp_path / "both.png", "with several inputs --out must be")):
         with pytest.raises(ValueError, match=message):
-            cli.plan_outputs([str(i) for i in inputs], str(out))
-    names = cli.plan_outputs(["x/face.jpg", "y/face.jpg", "y/face.png", "y/Face.jpg", "clip.mp4"], str(tmp_path))
+            plan_outputs([str(i) for i in inputs], str(out))
+    names = plan_outputs(["x/face.jpg", "y/face.jpg", "y/face.png", "y/Face.jpg", "clip.mp4"], str(tmp_path))
     assert [p.name for p in names] == ["face_annotated.png", "face_annotated_2.png", "face_annotated_3.png",
                                        "Face_annotated_4.png", "clip_annotated.mp4"]
-    assert cli.plan_outputs(["a.jpg"], None) == [None]
+    assert plan_outputs(["a.jpg"], None) == [None]
 
 
 def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
@@ -244,7 +224,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         atomic_write(out, fails_halfway)
     assert out.read_bytes() == b"previous result" and [p.name for p in tmp_path.iterdir()] == ["a.png"]
-    atomic_write(out, lambda tmp: cli._write_image(tmp, np.zeros((4, 4, 3), np.uint8)))
+    atomic_write(out, lambda tmp: write_image(tmp, np.zeros((4, 4, 3), np.uint8)))
     assert read_image(out).shape == (4, 4, 3) and [p.name for p in tmp_path.iterdir()] == ["a.png"]
 
 
@@ -270,14 +250,14 @@ def test_two_writers_of_one_output_never_tear_it(tmp_path):
     assert out.read_bytes() in (b"a" * 20_000, b"b" * 20_000) and [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
-def test_predict_goes_on_past_every_bad_input(tmp_path, run_cli):
+def test_predict_goes_on_past_every_bad_input(tmp_path, run_cli, hostile):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "face.jpg").write_bytes(HOPPER.read_bytes())
     jpeg = HOPPER.read_bytes()
     (tmp_path / "cut.jpg").write_bytes(jpeg[:len(jpeg) // 3])
-    (tmp_path / "bomb30k.png").write_bytes(png_declaring(30_000, 30_000))
-    (tmp_path / "bomb50k.png").write_bytes(png_declaring(50_000, 50_000))
+    (tmp_path / "bomb30k.png").write_bytes(hostile.png_declaring(30_000, 30_000))
+    (tmp_path / "bomb50k.png").write_bytes(hostile.png_declaring(50_000, 50_000))
     out = tmp_path / "out"
     inputs = [tmp_path / "a" / "face.jpg", tmp_path / "cut.jpg", tmp_path / "bomb30k.png", tmp_path / "bomb50k.png",
               tmp_path / "a", tmp_path / "missing.mp4", tmp_path / "b" / "face.jpg"]
@@ -419,19 +399,29 @@ def test_a_malformed_model_card_falls_back_with_one_warning(tmp_path, card):
 
 
 def test_a_keras_zip_bomb_is_refused_before_unpacking(tmp_path, monkeypatch):
+    import subprocess
+    import sys
     import zipfile
 
-    from fer_utils import models
+    from fer_utils import inference, models
     from fer_utils.inference import ModelError
 
-    monkeypatch.setattr(models, "MAX_MODEL_BYTES", 20_000_000)  # the real limit is 1 GiB; the same check
+    monkeypatch.setattr(inference, "MAX_MODEL_BYTES", 20_000_000)  # the real limit is 1 GiB; the same check
     bomb = tmp_path / "bomb.keras"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("model.weights.h5", b"\0" * 30_000_000)  # 30 MB of zeros: about 30 KB compressed
     assert bomb.stat().st_size < 100_000
     with pytest.raises(ModelError, match="would unpack to 30 MB"):
         models.load_model(bomb)
-    models.check_keras_archive(PROJECT_ROOT / "models" / "fer_vgg_bn.keras")  # the shipped model passes
+    with pytest.raises(ModelError, match="would unpack to 30 MB"):
+        inference.load_inference_model(bomb, fast=False)
+    inference.check_keras_archive(PROJECT_ROOT / "models" / "fer_vgg_bn.keras")  # the shipped model passes
+    # the inference path refuses it before TensorFlow is imported (seconds and hundreds of MB saved)
+    code = ("import sys; from fer_utils import inference; inference.MAX_MODEL_BYTES = 20_000_000\n"
+            "try:\n    inference.load_inference_model(sys.argv[1], fast=False)\n"
+            "except inference.ModelError:\n    print('refused', 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(bomb)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "refused False", done.stderr
 
 
 def test_one_writer_per_run_folder(tmp_path):

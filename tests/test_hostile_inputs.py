@@ -2,19 +2,17 @@
 by their content, oversized and truncated videos, a damaged .gz dataset, settings and inputs checked before
 the model loads, FER_HOME for every command, and no empty run folder after a failed `train`. Every file is
 built here; each CLI case runs in a subprocess whose peak memory is measured (os.wait4)."""
-import functools
-import importlib.util
 import os
-import struct
 import subprocess
 import sys
 
 import cv2
-import numpy as np
 import pytest
 
 from fer_utils.data import PROJECT_ROOT, SAMPLE_PATH, DatasetError, load_fer2013
 from fer_utils.images import ImageError, media_kind
+
+from conftest import load_hostile_inputs
 
 IMAGES = PROJECT_ROOT / "data" / "images"
 HOPPER = IMAGES / "grace_hopper.jpg"
@@ -22,60 +20,23 @@ DEMO_VIDEO = IMAGES / "demo_faces.mp4"
 GB = 1 << 30
 
 
-@functools.cache
-def load_benchmark():
-    """benchmarks/hostile_inputs.py, imported once."""
-    spec = importlib.util.spec_from_file_location("hostile_inputs", PROJECT_ROOT / "benchmarks" / "hostile_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hostile_inputs"] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_measured(*args, env=None):
     """Run `python -m fer_utils ARGS` and return (exit status, stdout, stderr, peak RSS in bytes of that process),
     through the benchmark's launcher (a forked child's peak RSS would otherwise start at pytest's own)."""
-    return load_benchmark().run_fer_utils(list(args), env)
+    return load_hostile_inputs().run_fer_utils(list(args), env)
 
 
 def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-def big_image(ext, side, params=()):
-    """A real `side` x `side` black image in format `ext`, encoded by OpenCV."""
-    ok, data = cv2.imencode(ext, np.zeros((side, side, 3), np.uint8), list(params))
-    assert ok, ext
-    return data.tobytes()
-
-
-def jp2_declaring(width, height):
-    """A small real JPEG 2000 file whose ihdr box and SIZ marker declare width x height."""
-    data = bytearray(big_image(".jp2", 64))
-    i = data.index(b"ihdr")
-    data[i + 4:i + 12] = struct.pack(">II", height, width)
-    j = data.index(b"\xff\x51")  # SIZ: length, capabilities, then Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz
-    data[j + 6:j + 14] = struct.pack(">II", width, height)
-    data[j + 22:j + 30] = struct.pack(">II", width, height)
-    return bytes(data)
-
-
-def gif_declaring(width, height):
-    """A small real GIF whose screen and image descriptors declare width x height."""
-    data = bytearray(big_image(".gif", 64))
-    data[6:10] = struct.pack("<HH", width, height)
-    k = data.index(b"\x2c", 13)  # the image descriptor
-    data[k + 5:k + 9] = struct.pack("<HH", width, height)
-    return bytes(data)
-
-
-def test_bombs_in_every_format_are_refused_by_the_decoder_with_one_line(tmp_path):
+def test_bombs_in_every_format_are_refused_by_the_decoder_with_one_line(tmp_path, hostile):
     """Real 4-megapixel JPEG 2000, GIF and AVIF files against a 1-megapixel limit, and JPEG 2000 and GIF
     headers that declare 60000 x 60000 (10.8 GB decoded) against the default limit: each is refused with
     one line before its pixels are allocated, and the good photo after them is processed."""
-    files = {"real.jp2": big_image(".jp2", 2000), "real.gif": big_image(".gif", 2000),
-             "real.avif": big_image(".avif", 2000, (cv2.IMWRITE_AVIF_SPEED, 10)),
-             "declared.jp2": jp2_declaring(60_000, 60_000), "declared.gif": gif_declaring(60_000, 60_000)}
+    files = {"real.jp2": hostile.encode(".jp2", 2000), "real.gif": hostile.encode(".gif", 2000),
+             "real.avif": hostile.encode(".avif", 2000, (cv2.IMWRITE_AVIF_SPEED, 10)),
+             "declared.jp2": hostile.jp2_declaring(60_000, 60_000), "declared.gif": hostile.gif_declaring(60_000, 60_000)}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         assert media_kind(tmp_path / name) == "image", name

@@ -44,20 +44,6 @@ class Command:
         return self.proc.returncode, out, "".join(self.err_lines)
 
 
-def long_video(path, repeats=8):
-    """The demo video 8 times over (384 frames), so that a call is still busy when the signal comes."""
-    cap = cv2.VideoCapture(str(DEMO_VIDEO))
-    frames = []
-    while (frame := cap.read()[1]) is not None:
-        frames.append(frame)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, frames[0].shape[1::-1])
-    for _ in range(repeats):
-        for frame in frames:
-            writer.write(frame)
-    writer.release()
-    return path
-
-
 def temp_files(folder):
     return [p for p in folder.rglob("*") if ".tmp" in p.name]
 
@@ -69,8 +55,8 @@ def check_one_line(rc, err, status, start):
 
 
 @pytest.mark.parametrize("signum,status,start", STOPS)
-def test_predict_stops_cleanly_mid_video(tmp_path, signum, status, start):
-    clip = long_video(tmp_path / "long.mp4")
+def test_predict_stops_cleanly_mid_video(tmp_path, signum, status, start, hostile):
+    clip = hostile.long_video(tmp_path / "long.mp4", repeats=8)
     cmd = Command("predict", clip, "--out", tmp_path / "out.mp4")
     cmd.wait_for(lambda: temp_files(tmp_path), "temporary video")
     rc, _, err = cmd.stop(signum)
@@ -109,8 +95,8 @@ NO_DISPLAY = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
 
 
 @pytest.mark.parametrize("signum,status,start", STOPS)
-def test_live_stops_cleanly_during_start_up(tmp_path, signum, status, start):
-    clip = long_video(tmp_path / "long.mp4")
+def test_live_stops_cleanly_during_start_up(tmp_path, signum, status, start, hostile):
+    clip = hostile.long_video(tmp_path / "long.mp4", repeats=8)
     cmd = Command("live", "--video", clip, "--out", tmp_path / "live.mp4", env=NO_DISPLAY)
     fds = f"/proc/{cmd.proc.pid}/fd"
     if not os.path.isdir(fds):
@@ -128,8 +114,8 @@ def test_live_stops_cleanly_during_start_up(tmp_path, signum, status, start):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
 
 
-def test_live_sigterm_while_recording_leaves_no_file_and_ctrl_c_keeps_the_recording(tmp_path):
-    clip = long_video(tmp_path / "long.mp4")
+def test_live_sigterm_while_recording_leaves_no_file_and_ctrl_c_keeps_the_recording(tmp_path, hostile):
+    clip = hostile.long_video(tmp_path / "long.mp4", repeats=8)
     cmd = Command("live", "--video", clip, "--out", tmp_path / "live.mp4", env=NO_DISPLAY)
     cmd.wait_for(lambda: temp_files(tmp_path), "temporary video")
     rc, _, err = cmd.stop(signal.SIGTERM)

@@ -75,3 +75,48 @@ def test_training_batches_carry_the_distillation_targets():
     assert x.shape == (len(split), 48, 48, 1) and np.allclose(y.numpy(), targets)
     (_, hot), = make_dataset(split, batch_size=len(split)).take(1)
     assert np.array_equal(hot.numpy().argmax(1), split.labels)
+
+
+def test_train_distills_from_stored_teachers_and_refuses_unknown_or_stale_ones(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("tensorflow", reason="training needs TensorFlow (no wheel for this Python)")
+    from fer_utils import cli, teachers
+
+    monkeypatch.setattr(teachers, "TEACHERS", tmp_path / "teachers")
+    data = load_fer2013(SAMPLE_PATH)
+    save_teacher("good", fake_predictions(data, 1), data, {}, folder=tmp_path / "teachers")
+    stale = fake_predictions(data, 2)
+    stale["Training"] = stale["Training"][::-1]
+    save_teacher("stale", stale, data, {}, folder=tmp_path / "teachers")
+    card_path = tmp_path / "teachers" / "stale" / "card.json"
+    card = json.loads(card_path.read_text())
+    card["fingerprints"]["Training"] = "0" * 16  # predictions made for another order of rows
+    card_path.write_text(json.dumps(card))
+    base = ["train", "--data", str(SAMPLE_PATH), "--epochs", "1", "--arch", "baseline", "--batch-size", "64"]
+
+    assert cli.main([*base, "--out", str(tmp_path / "a.keras"), "--distill", "nobody"]) == 2
+    assert "no teacher named nobody" in capsys.readouterr().err
+    assert cli.main([*base, "--out", str(tmp_path / "b.keras"), "--distill", "stale"]) == 2
+    assert "made on other rows" in capsys.readouterr().err
+    assert cli.main([*base, "--out", str(tmp_path / "c.keras"), "--distill", "good", "--temperature", "0"]) == 2
+    assert "--temperature must be above 0" in capsys.readouterr().err
+
+    out = tmp_path / "d.keras"
+    assert cli.main([*base, "--out", str(out), "--run-dir", str(tmp_path / "run"), "--distill", "good",
+                     "--temperature", "3", "--distill-weight", "0.5"]) == 0
+    hyper = json.loads(out.with_suffix(".json").read_text())["hyperparameters"]
+    assert (hyper["distilled_from"], hyper["temperature"], hyper["distill_weight"]) == (["good"], 3.0, 0.5)
+
+
+def test_readme_teachers_table_matches_the_ensemble_results():
+    import importlib.util
+
+    from fer_utils.data import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location("ensemble_benchmark", PROJECT_ROOT / "benchmarks" / "ensemble.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = json.loads((PROJECT_ROOT / "benchmarks" / "results" / "ensemble.json").read_text())
+    table = module.readme_table(result)
+    assert table in (PROJECT_ROOT / "README.md").read_text(), \
+        "README.md's teachers table is out of date: run python benchmarks/ensemble.py --readme-only"
+    assert all(name in table for name in result["rows"]) and len(result["rows"]) >= 2
