@@ -4,7 +4,7 @@ One module per stage: `data` (FER-2013), `images`, `models` (Keras builders and 
 (LiteRT, no TensorFlow), `training` and its `checkpoints`, `teachers`, `distillation`, `evaluation`,
 `detection`, `tracking`, `features`, `pipeline`, `drawing`, `video`, `predict`, `files`, `results`,
 `interrupts`, `live`, `desktop`, `webapp`, `browser_live` (the web app's in-browser live page), `viz`,
-`selfcheck`, `student`. Importing the package is cheap: TensorFlow loads only with `models`, `training` or
+`selfcheck`, `student`, `training_commands` (the `train` and `teacher` commands). Importing the package is cheap: TensorFlow loads only with `models`, `training` or
 `backend`.
 """
 import os
@@ -15,6 +15,11 @@ import os
 # set (not setdefault): a child process must not inherit its parent's limit in place of its own setting.
 _limit = os.environ.get("FER_MAX_IMAGE_PIXELS", "").strip()
 os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = _limit if _limit.isdigit() and int(_limit) > 0 else "50000000"
+
+# FFmpeg inside OpenCV prints its decoder's errors on a damaged video ("[h264 @ 0x...] Invalid NAL unit size")
+# itself, beside the one line the series prints for it (video.py counts the frames read and says what to do):
+# quiet FFmpeg's own log (AV_LOG_QUIET) unless the user set a level.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from .data import EMOTIONS, load_fer2013, load_for_notebook  # noqa: E402
 

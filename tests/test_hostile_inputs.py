@@ -125,6 +125,32 @@ def test_a_truncated_video_warns_with_frames_read_and_announced(tmp_path):
     assert f"cut.mp4: {read} frames" in out and f"whole.mp4: {len(frames)} frames" in out
 
 
+def test_a_video_with_damaged_frames_gives_one_line_not_the_decoders_messages(tmp_path):
+    """FFmpeg (inside OpenCV) prints its own decoder errors ("[h264 @ 0x...] Invalid NAL unit size") unless its
+    log is quieted (fer_utils sets OPENCV_FFMPEG_LOGLEVEL): only the series' one line may reach the user."""
+    import random
+
+    from fer_utils.video import VideoWriter
+
+    cap = cv2.VideoCapture(str(DEMO_VIDEO))
+    frames = []
+    while (frame := cap.read()[1]) is not None:
+        frames.append(frame)
+    whole = tmp_path / "whole.mp4"
+    with VideoWriter(whole, 12, (320, 240)) as writer:
+        for frame in frames:
+            writer.write(frame)
+    data, rng = bytearray(whole.read_bytes()), random.Random(0)
+    for _ in range(200):  # damaged bytes in the second two thirds of the file: the decoder meets broken frames
+        data[rng.randrange(len(data) // 3, len(data) - 100)] = rng.randrange(256)
+    (tmp_path / "damaged.mp4").write_bytes(bytes(data))
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    rc, out, err, _ = run_measured("predict", tmp_path / "damaged.mp4", env=env)
+    assert rc in (0, 1) and "Traceback" not in err, err
+    assert not any("@ 0x" in line for line in err.splitlines()), err
+    assert len(error_lines(err)) <= 1, err
+
+
 @pytest.mark.parametrize("where", [0.1, 0.5, 0.99])
 def test_a_damaged_gz_dataset_is_blamed_on_the_gzip_file_not_a_csv_line(tmp_path, where):
     data = bytearray(SAMPLE_PATH.read_bytes())
