@@ -40,15 +40,7 @@ def load_figures():
 # editing: each names the figure and the file. The lead empties this list after running
 # `python benchmarks/notebook_times.py --mode quick --mode full --data PATH --update-notebooks` on a quiet
 # machine and fixing the other files; it must never grow to make the test pass.
-AWAITING_REMEASURE: set[tuple[str, str]] = {
-    ('notebook 01 run time, full mode (s)', 'notebooks/01_how_a_cnn_sees_a_face.ipynb'),
-    ('notebook 01 run time, quick mode (s)', 'notebooks/01_how_a_cnn_sees_a_face.ipynb'),
-    ('notebook 02 run time, full mode (s)', 'notebooks/02_the_fer2013_dataset.ipynb'),
-    ('notebook 02 run time, quick mode (s)', 'notebooks/02_the_fer2013_dataset.ipynb'),
-    ('notebook 04 run time, full mode (s)', 'notebooks/04_evaluating_the_model.ipynb'),
-    ('notebook 04 run time, quick mode (s)', 'notebooks/04_evaluating_the_model.ipynb'),
-    ('notebook 05 run time, full mode (s)', 'notebooks/05_faces_in_photos_and_video.ipynb'),
-}
+AWAITING_REMEASURE: set[tuple[str, str]] = set()
 
 
 def test_every_quoted_figure_agrees_with_its_results_file():
