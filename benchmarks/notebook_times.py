@@ -28,13 +28,13 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from results_file import RESULTS_DIR, write_result  # noqa: E402
+from wheel_support import replace_block  # noqa: E402
 from fer_utils.data import PROJECT_ROOT  # noqa: E402
 from fer_utils.files import write_text  # noqa: E402
 from fer_utils.timing import cpu_description  # noqa: E402
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 COURSE_GUIDE = PROJECT_ROOT / "docs" / "course.md"
-COURSE_TABLE = re.compile(r"(<!-- notebook-times:start -->\n).*?(<!-- notebook-times:end -->)", re.S)
 RESULTS = RESULTS_DIR / "notebook_times.json"
 TIME_LINE = re.compile(r"^\*\*Time\.\*\*.*$", re.M)
 READING = re.compile(r"Reading: about \d+ min\.")
@@ -102,15 +102,15 @@ def course_table(times: dict) -> str:
         loads = " / ".join(f"{entry[m]['load_start']:.1f} -> {entry[m]['load_end']:.1f}" + (" (busy)" if busy(entry[m]) else "")
                            for m in ("quick", "full") if m in entry)
         rows.append(f"| {title} | {cells[0]} | {cells[1]} | {loads} |")
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows)
 
 
 def update_course_guide(times: dict) -> bool:
     """Rewrite the table between the `notebook-times` markers of docs/course.md; False when it has no markers."""
     text = COURSE_GUIDE.read_text()
-    if not COURSE_TABLE.search(text):
+    if "<!-- notebook-times:start -->" not in text:
         return False
-    write_text(COURSE_GUIDE, COURSE_TABLE.sub(lambda m: m.group(1) + course_table(times) + m.group(2), text, count=1))
+    write_text(COURSE_GUIDE, replace_block(text, course_table(times), "notebook-times"))
     return True
 
 

@@ -4,8 +4,8 @@ One module per stage: `data` (FER-2013), `images`, `models` (Keras builders and 
 (LiteRT, no TensorFlow), `training` and its `checkpoints`, `teachers`, `distillation`, `evaluation`,
 `detection`, `tracking`, `features`, `pipeline`, `drawing`, `video`, `predict`, `files`, `results`,
 `interrupts`, `live`, `desktop`, `webapp`, `browser_live` (the web app's in-browser live page), `viz`,
-`selfcheck`, `student`, `training_commands` (the `train` and `teacher` commands). Importing the package is cheap: TensorFlow loads only with `models`, `training` or
-`backend`.
+`selfcheck`, `student`, `training_commands` (the `train` and `teacher` commands). Importing the package is
+cheap: TensorFlow loads only with `models`, `training` or `backend`.
 """
 import os
 
