@@ -10,6 +10,7 @@ A face is found when a detected box overlaps its true box by IoU >= 0.3.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_file import write_result  # noqa: E402
 
 from fer_utils.data import load_fer2013  # noqa: E402
-from fer_utils.detection import make_detector  # noqa: E402
+from fer_utils.detection import SMALL_FACES, make_detector  # noqa: E402
 from fer_utils.pipeline import iou  # noqa: E402
 from fer_utils.timing import cpu_description  # noqa: E402
 
@@ -30,6 +31,9 @@ SIZES = (40, 300)
 MAX_ANGLE = 30.0
 CNN_SCORES = (0.2, 0.25, 0.3, 0.4, 0.5)  # candidate score thresholds for the CNN detector, chosen on this set
 TILE_SCORES = (0.2, 0.25, 0.3, 0.5)  # the tiled second pass (CnnFaceDetector(tiles=True)): its own score threshold
+SHORT_SCORES = (0.5, 0.6)  # the short-range model (CnnFaceDetector(model="short_range")); MediaPipe's default 0.5
+PYRAMID = SMALL_FACES["tile_fractions"]  # the short-range model's tiled passes (predict --small-faces)
+PYRAMID_SCORES = (0.7, 0.8, 0.9)  # ... and their score threshold
 MAX_FP = 0.05
 
 
@@ -128,12 +132,17 @@ def run(faces: np.ndarray, scenes: int, empty: int, seed: int) -> dict:
     empty_scenes = [background(rng) for _ in range(empty)]
     n_true = sum(len(b) for _, b in face_scenes)
     report = {"scenes": scenes, "faces": n_true, "face_free_scenes": empty, "seed": seed,
-              "sizes_px": list(SIZES), "max_angle_deg": MAX_ANGLE, "hardware": cpu_description(), "detectors": {}}
-    candidates = [("haar", {})] + [(f"cnn@{t:g}", {"min_score": t}) for t in CNN_SCORES] + [
-        (f"cnn@{CNN_SCORES[0]:g}+tiles@{t:g}", {"min_score": CNN_SCORES[0], "tiles": True, "tile_min_score": t})
-        for t in TILE_SCORES]
-    for label, settings in candidates:
-        detector = make_detector(label.split("@")[0], min_size=SIZES[0] // 2, **settings)
+              "sizes_px": list(SIZES), "max_angle_deg": MAX_ANGLE, "hardware": cpu_description(),
+              "load_average_at_start": round(os.getloadavg()[0], 2), "detectors": {}}
+    candidates = [("haar", "haar", {})] + [(f"cnn@{t:g}", "cnn", {"min_score": t}) for t in CNN_SCORES] + [
+        (f"cnn@{CNN_SCORES[0]:g}+tiles@{t:g}", "cnn", {"min_score": CNN_SCORES[0], "tiles": True, "tile_min_score": t})
+        for t in TILE_SCORES] + [
+        (f"short@{t:g}", "cnn", {"model": "short_range", "min_score": t}) for t in SHORT_SCORES] + [
+        (f"short@{SHORT_SCORES[-1]:g}+pyramid@{t:g}", "cnn", {"model": "short_range", "min_score": SHORT_SCORES[-1],
+                                                           "tiles": True, "tile_fractions": PYRAMID, "tile_min_score": t})
+        for t in PYRAMID_SCORES]
+    for label, name, settings in candidates:
+        detector = make_detector(name, min_size=SIZES[0] // 2, **settings)
         for frame, _ in face_scenes[:5]:
             detector.detect(frame)  # warm-up
         times, detections = [], []
@@ -155,6 +164,9 @@ def run(faces: np.ndarray, scenes: int, empty: int, seed: int) -> dict:
     report["chosen_cnn_min_score"] = min(ok) if ok else max(CNN_SCORES)
     ok_tiles = [t for t in TILE_SCORES if fp_ok(report["detectors"][f"cnn@{CNN_SCORES[0]:g}+tiles@{t:g}"])]
     report["chosen_tile_min_score"] = min(ok_tiles) if ok_tiles else max(TILE_SCORES)
+    ok_pyramid = [t for t in PYRAMID_SCORES if fp_ok(report["detectors"][f"short@{SHORT_SCORES[-1]:g}+pyramid@{t:g}"])]
+    report["chosen_pyramid_min_score"] = min(ok_pyramid) if ok_pyramid else max(PYRAMID_SCORES)
+    report["pyramid_tile_fractions"] = list(PYRAMID)
     report["choice_rule"] = (f"the lowest CNN score threshold with at most {MAX_FP} false positives per face-free image "
                              f"and at most {MAX_FP} unmatched detections per face scene")
     return report
@@ -171,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     faces = load_fer2013(args.data)["PublicTest"].images
     report = run(faces, args.scenes, args.empty, args.seed)
     print(f"{report['faces']} faces in {report['scenes']} scenes (640x480, {SIZES[0]}-{SIZES[1]} px, rotated up to "
-          f"+-{MAX_ANGLE:g} deg), {report['face_free_scenes']} face-free scenes; CPU: {report['hardware']}")
+          f"+-{MAX_ANGLE:g} deg), {report['face_free_scenes']} face-free scenes; CPU: {report['hardware']}, load average "
+          f"{report['load_average_at_start']} at the start")
     for name, r in report["detectors"].items():
-        print(f"  {name:19} recall {r['recall']:.3f} ({r['found']}/{report['faces']}), false positives per face-free "
+        print(f"  {name:26} recall {r['recall']:.3f} ({r['found']}/{report['faces']}), false positives per face-free "
               f"image {r['false_positives_per_face_free_image']:.3f}, {r['ms_per_frame_median']:.2f} ms per frame; "
               "by width: " + ", ".join(f"{k} {v:.2f}" for k, v in r["recall_by_size"].items() if v is not None))
     print(f"chosen: CNN min_score {report['chosen_cnn_min_score']:g}, tiled pass tile_min_score "
-          f"{report['chosen_tile_min_score']:g} ({report['choice_rule']})")
+          f"{report['chosen_tile_min_score']:g}, short-range pyramid {report['chosen_pyramid_min_score']:g} "
+          f"({report['choice_rule']})")
     if not args.no_write:
         print("wrote", write_result("detection", report))
     return 0

@@ -1,8 +1,8 @@
 """The teachers and their ensemble (the mean of their probabilities), from the predictions stored in
 models/teachers/: accuracy and macro-F1 on PublicTest (where choices are made) and, reported once, on
 PrivateTest with the de-duplicated figure beside it and disgust recall; the ensembles of the first 2, 3, ...
-teachers (in name order) show what each added network buys. No model is run: the stored predictions are
-enough.
+teachers (in name order) show what each added network buys; then each distilled student stored in
+models/students/ (one network learning from them). No model is run: the stored predictions are enough.
 
     python benchmarks/ensemble.py --data PATH/TO/fer2013.csv.gz      # writes results/ensemble.json
     python benchmarks/ensemble.py --readme-only                      # the README's table from that file
@@ -23,7 +23,7 @@ from wheel_support import README, replace_block  # noqa: E402
 from fer_utils.data import EMOTIONS, cross_split_duplicates, load_fer2013  # noqa: E402
 from fer_utils.evaluation import classification_metrics  # noqa: E402
 from fer_utils.files import write_text  # noqa: E402
-from fer_utils.teachers import ensemble, load_teachers  # noqa: E402
+from fer_utils.teachers import STUDENTS, ensemble, load_teachers  # noqa: E402
 
 
 def scores(probs, split, duplicates=None) -> dict:
@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         mean = {s: ensemble([teachers[n][s] for n in names[:k]]) for s in ("PublicTest", "PrivateTest")}
         rows["ensemble of " + " + ".join(names[:k])] = {"PublicTest": scores(mean["PublicTest"], data["PublicTest"]),
                                                          "PrivateTest": scores(mean["PrivateTest"], data["PrivateTest"], dup)}
+    for name, p in load_teachers(data, folder=STUDENTS).items():
+        rows[f"student {name}"] = {"PublicTest": scores(p["PublicTest"], data["PublicTest"]),
+                                   "PrivateTest": scores(p["PrivateTest"], data["PrivateTest"], dup)}
     for name, r in rows.items():
         pub, priv = r["PublicTest"], r["PrivateTest"]
         print(f"{name:40} PublicTest {pub['accuracy']:.4f} (macro-F1 {pub['macro_f1']:.4f}) | PrivateTest "

@@ -43,7 +43,7 @@ VIDEO_SMOOTHING = 0.5  # EmotionDetector.for_video
 
 def shared_constants() -> dict:
     """What the browser's twin of the Python pipeline reads, taken from the Python modules themselves."""
-    from .detection import BLAZEFACE_SHA256, KEYPOINTS, CnnFaceDetector, weighted_nms
+    from .detection import BLAZEFACE_MODELS, KEYPOINTS, CnnFaceDetector, weighted_nms
     from .drawing import EMOTION_COLORS_BGR
     from .inference import tta_views
     from .pipeline import ALIGN, EXPAND
@@ -54,9 +54,9 @@ def shared_constants() -> dict:
         "emotions": list(EMOTIONS),
         "emotion_colors_rgb": {e: list(reversed(EMOTION_COLORS_BGR[e])) for e in EMOTIONS},
         "face_size": IMAGE_SIZE,
-        "detector": {"input_size": 192, "anchor_stride": 4, "min_score": detector["min_score"].default,
+        "detector": {"input_size": 192, "anchor_stride": 4, "min_score": BLAZEFACE_MODELS["full_range"].min_score,
                      "nms_iou": default(weighted_nms, "iou"), "min_size": detector["min_size"].default, "keypoints": list(KEYPOINTS),
-                     "sha256": BLAZEFACE_SHA256},
+                     "sha256": BLAZEFACE_MODELS["full_range"].sha256},
         "crop": {"expand": EXPAND, "align": ALIGN},
         "tta": {"zoom": default(tta_views, "zoom"), "views": ["as is", "mirrored", "zoomed", "zoomed and mirrored"]},
         "video": {"smoothing": VIDEO_SMOOTHING, "cycle_views": CYCLE_VIEWS, "match_iou": MATCH_IOU},

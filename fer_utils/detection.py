@@ -1,5 +1,6 @@
-"""(A) Face detection: a small CNN with anchors (MediaPipe's BlazeFace full-range, run on LiteRT: the default)
-and OpenCV's Haar cascade (the classic Viola-Jones detector, taught in notebook 05).
+"""(A) Face detection: a small CNN with anchors (MediaPipe's BlazeFace, run on LiteRT: the default; its
+full-range model for faces at any distance, its short-range model for faces near the camera) and OpenCV's Haar
+cascade (the classic Viola-Jones detector, taught in notebook 05).
 
 Both take a grey frame and return face boxes (N, 4) as x, y, w, h, largest first; the CNN also gives each
 face 6 keypoints (eyes, nose tip, mouth, ears) in `detect_faces`.
@@ -16,8 +17,7 @@ import numpy as np
 
 from .inference import stderr_silenced
 
-BLAZEFACE_PATH = Path(__file__).with_name("detectors") / "face_detection_full_range.tflite"
-BLAZEFACE_SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
+DETECTOR_FOLDER = Path(__file__).with_name("detectors")
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")  # the person's right/left
 
 
@@ -31,11 +31,46 @@ class Face:
     keypoints: np.ndarray | None = None
 
 
-def blazeface_anchors(grid: int = 48) -> np.ndarray:
-    """Anchor centres (grid*grid, 2) in 0-1 image units: one per cell of a grid x grid map (stride 4 on a
-    192-pixel input), at the cell's centre; MediaPipe's full-range options (fixed anchor size 1)."""
-    ys, xs = np.mgrid[0:grid, 0:grid]
-    return np.stack([(xs.ravel() + 0.5) / grid, (ys.ravel() + 0.5) / grid], axis=1).astype(np.float32)
+@dataclass(frozen=True)
+class BlazeFaceModel:
+    """One of MediaPipe's BlazeFace models shipped in fer_utils/detectors/ (see its README): the file, its
+    sha256 (checked when loaded), and its anchor layout as (cells per side, anchors per cell), one per map."""
+
+    file: str
+    sha256: str
+    grids: tuple[tuple[int, int], ...]
+    min_score: float  # the default lowest face score kept
+
+    @property
+    def path(self) -> Path:
+        return DETECTOR_FOLDER / self.file
+
+
+BLAZEFACE_MODELS = {
+    # 192x192 input, one 48x48 map (stride 4), one anchor per cell: faces from ~5% of the frame up
+    "full_range": BlazeFaceModel("face_detection_full_range.tflite",
+                                 "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3", ((48, 1),),
+                                 min_score=0.2),  # chosen on the scenes of benchmarks/detection_benchmark.py
+    # 128x128 input, a 16x16 map with 2 anchors per cell (stride 8) and an 8x8 map with 6 (stride 16): 896
+    # anchors, for faces that fill a fifth of the view or more (a webcam's, a portrait's)
+    "short_range": BlazeFaceModel("face_detection_short_range.tflite",
+                                  "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633", ((16, 2), (8, 6)),
+                                  min_score=0.5),  # MediaPipe's own threshold for it
+}
+BLAZEFACE_PATH = BLAZEFACE_MODELS["full_range"].path
+BLAZEFACE_SHA256 = BLAZEFACE_MODELS["full_range"].sha256
+
+
+def blazeface_anchors(grids: tuple[tuple[int, int], ...] = ((48, 1),)) -> np.ndarray:
+    """Anchor centres (N, 2) in 0-1 image units, in the network's output order: for each map, row by row,
+    each cell's centre repeated once per anchor (MediaPipe's options for BlazeFace: fixed anchor size 1, so
+    the anchors of one cell differ only in what the network learned for them)."""
+    centres = []
+    for grid, per_cell in grids:
+        ys, xs = np.mgrid[0:grid, 0:grid]
+        cells = np.stack([(xs.ravel() + 0.5) / grid, (ys.ravel() + 0.5) / grid], axis=1)
+        centres.append(np.repeat(cells, per_cell, axis=0))
+    return np.concatenate(centres).astype(np.float32)
 
 
 def decode_blazeface(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray, input_size: int,
@@ -43,7 +78,7 @@ def decode_blazeface(regressors: np.ndarray, logits: np.ndarray, anchors: np.nda
     """(boxes (N, 4) as x0, y0, x1, y1; scores (N,); keypoints (N, 6, 2)), all in 0-1 units of the square
     input, for the anchors whose sigmoid score is at least `min_score`. Each anchor's 16 numbers are the box
     centre offset, its width and height, and 6 keypoint offsets, in input pixels."""
-    scores = 1 / (1 + np.exp(-np.clip(logits.reshape(-1), -100, 100)))
+    scores = 1 / (1 + np.exp(-np.clip(logits.reshape(-1).astype(np.float64), -100, 100)))
     keep = scores >= min_score
     raw, centres = regressors.reshape(-1, 16)[keep] / input_size, anchors[keep]
     cx, cy = raw[:, 0] + centres[:, 0], raw[:, 1] + centres[:, 1]
@@ -91,39 +126,67 @@ def letterbox(gray: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int
     return square, scale, (px, py)
 
 
-def _checked_model_bytes(path: Path = BLAZEFACE_PATH) -> bytes:
+def tile_windows(h: int, w: int, fractions: tuple[float, ...],
+                 overlap: float = 1 / 3) -> list[tuple[int, int, int, int]]:
+    """Tiles (y0, x0, height, width) covering an h x w frame, for each fraction of its size in `fractions`:
+    as many per side as it takes for neighbours to share at least `overlap` of a tile (0.6 gives 2 x 2,
+    0.4 gives 4 x 4), so a face smaller than that share lies whole in one of them."""
+    windows = []
+    for fraction in fractions:
+        th, tw = int(h * fraction), int(w * fraction)
+        per_side = int(np.ceil((1 - fraction) / (fraction * (1 - overlap)) - 1e-9)) + 1
+        for y0 in np.linspace(0, h - th, per_side).round().astype(int):
+            for x0 in np.linspace(0, w - tw, per_side).round().astype(int):
+                windows.append((int(y0), int(x0), th, tw))
+    return windows
+
+
+def _checked_model_bytes(path: Path, sha256: str) -> bytes:
     data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != BLAZEFACE_SHA256:
+    if hashlib.sha256(data).hexdigest() != sha256:
         raise RuntimeError(f"{path} is not the shipped face detector (its sha256 differs): reinstall fer_utils")
     return data
 
 
 @dataclass
 class CnnFaceDetector:
-    """(A) BlazeFace full-range on LiteRT: a 192x192 view of the whole (letterboxed) frame, 2,304 anchors,
-    weighted non-maximum suppression. About 2 ms per frame on 2 CPU cores, whatever the frame size.
+    """(A) BlazeFace on LiteRT: one view of the whole (letterboxed) frame, anchors, weighted non-maximum
+    suppression. `model`: "full_range" (the default: 192x192, 2,304 anchors, about 2 ms per frame on 2 CPU
+    cores, whatever the frame size) or "short_range" (128x128, 896 anchors, for faces near the camera).
     `min_score`: the lowest face score kept; `min_size`/`max_size`: face widths kept, in frame pixels;
-    `tiles` adds the tiled second pass (its detections kept from `tile_min_score`)."""
+    `tiles` adds tiled passes for small faces: for each of `tile_fractions`, the frame cut into overlapping
+    tiles that fraction of its width and height, each seen at the network's full input (their detections
+    kept from `tile_min_score`)."""
 
-    min_score: float = 0.2  # chosen on the PublicTest scenes of benchmarks/detection_benchmark.py
+    model: str = "full_range"
+    min_score: float | None = None  # None: the model's own default (BlazeFaceModel.min_score)
     min_size: int = 20
     max_size: int | None = None
     num_threads: int = 2
-    tiles: bool = False  # a second pass in 4 tiles at 2x: small faces, 5 network runs instead of 1
+    tiles: bool = False  # by default one more pass in 2 x 2 tiles at ~1.7x: 5 network runs instead of 1
     tile_min_score: float = 0.5
+    tile_fractions: tuple[float, ...] = (0.6,)
     _interpreter: object = field(init=False, repr=False)
 
     def __post_init__(self):
         from ai_edge_litert.interpreter import Interpreter
 
+        if self.model not in BLAZEFACE_MODELS:
+            raise ValueError(f"unknown BlazeFace model {self.model!r}; choose one of {', '.join(BLAZEFACE_MODELS)}")
+        spec = BLAZEFACE_MODELS[self.model]
+        self.min_score = spec.min_score if self.min_score is None else self.min_score
         with stderr_silenced():
-            self._interpreter = Interpreter(model_content=_checked_model_bytes(), num_threads=self.num_threads)
+            self._interpreter = Interpreter(model_content=_checked_model_bytes(spec.path, spec.sha256),
+                                            num_threads=self.num_threads)
             self._interpreter.allocate_tensors()
         details = self._interpreter.get_input_details()[0]
         self._input, self.input_size = details["index"], int(details["shape"][1])
         outputs = sorted(self._interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))
         self._regressors, self._logits = outputs[0]["index"], outputs[1]["index"]
-        self._anchors = blazeface_anchors(self.input_size // 4)
+        self._anchors = blazeface_anchors(spec.grids)
+        if len(self._anchors) != int(outputs[0]["shape"][1]):
+            raise RuntimeError(f"{spec.path} has {outputs[0]['shape'][1]} anchors, not {len(self._anchors)}: "
+                               "reinstall fer_utils")
 
     def _candidates(self, gray: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One pass of the network over all of `gray` (letterboxed): boxes (x0, y0, x1, y1), scores and
@@ -140,21 +203,18 @@ class CnnFaceDetector:
         return boxes, scores, (keypoints * self.input_size - pad) / scale
 
     def detect_faces(self, gray: np.ndarray) -> list[Face]:
-        """Every face in a grey frame, largest first, with its score and keypoints. With `tiles`, a second
-        pass looks at the frame in 2 x 2 overlapping tiles, each at twice the scale, for faces too small
-        for one 192-pixel view of the whole frame."""
+        """Every face in a grey frame, largest first, with its score and keypoints. With `tiles`, more
+        passes look at the frame in overlapping tiles (`tile_windows`), each at a larger scale, for faces too
+        small for one view of the whole frame."""
         passes = [self._candidates(gray, self.min_score)]
-        if self.tiles:
-            h, w = gray.shape[:2]
-            th, tw = int(h * 0.6), int(w * 0.6)
-            for y0 in (0, h - th):
-                for x0 in (0, w - tw):
-                    b, s, k = self._candidates(gray[y0:y0 + th, x0:x0 + tw], self.tile_min_score)
-                    # a face cut by a tile's inner edge is a part of a face: the neighbouring tile sees it whole
-                    inside = ((b[:, 0] > 1 if x0 else True) & (b[:, 2] < tw - 1 if x0 == 0 else True)
-                              & (b[:, 1] > 1 if y0 else True) & (b[:, 3] < th - 1 if y0 == 0 else True))
-                    shift = np.array([x0, y0], np.float32)
-                    passes.append((b[inside] + np.tile(shift, 2), s[inside], k[inside] + shift))
+        h, w = gray.shape[:2]
+        for y0, x0, th, tw in (tile_windows(h, w, self.tile_fractions) if self.tiles else ()):
+            b, s, k = self._candidates(gray[y0:y0 + th, x0:x0 + tw], self.tile_min_score)
+            # a face cut by a tile's inner edge is a part of a face: a neighbouring tile sees it whole
+            inside = (((b[:, 0] > 1) | (x0 == 0)) & ((b[:, 2] < tw - 1) | (x0 + tw >= w))
+                      & ((b[:, 1] > 1) | (y0 == 0)) & ((b[:, 3] < th - 1) | (y0 + th >= h)))
+            shift = np.array([x0, y0], np.float32)
+            passes.append((b[inside] + np.tile(shift, 2), s[inside], k[inside] + shift))
         boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*passes))
         faces = []
         for b, s, k in zip(*weighted_nms(boxes, scores, keypoints)):
@@ -216,6 +276,10 @@ class HaarFaceDetector:
 
 
 DETECTORS = {"cnn": CnnFaceDetector, "haar": HaarFaceDetector}
+# `predict --small-faces`: the short-range model on the whole frame and on tiles of 60%, 40% and 25% of it (57
+# network runs), thresholds chosen on the scenes of benchmarks/detection_benchmark.py (its "pyramid" rows)
+SMALL_FACES = {"model": "short_range", "min_score": 0.6, "tiles": True, "tile_fractions": (0.6, 0.4, 0.25),
+               "tile_min_score": 0.8}
 
 
 def make_detector(name: str = "cnn", **settings):

@@ -10,6 +10,7 @@ import importlib.metadata as metadata
 import importlib.util
 import re
 import sys
+from pathlib import Path
 
 from packaging.markers import Marker
 
@@ -24,6 +25,21 @@ class SetupError(RuntimeError):
 
     def _render_traceback_(self) -> list[str]:
         return [f"SetupError: {self}"]
+
+
+def cpu_info() -> tuple[str, set[str]]:
+    """This machine's CPU model name and its feature flags, from /proc/cpuinfo (Linux); elsewhere the
+    platform's processor name and no flags."""
+    import platform
+
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return name, flags
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), name)
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+    return name, flags
 
 
 def pinned_versions(extras: tuple[str, ...] = ()) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Teachers for an ensemble and for distillation, kept in small form: each finished training run leaves
 its class probabilities (mean over the test-time views) on Training, PublicTest and PrivateTest as float16
 arrays in `models/teachers/NAME/`, with a card. Distillation needs the teachers' outputs, not the teachers.
+A distilled student's predictions are kept the same way in `models/students/NAME/` (`teacher --student`).
 
     python -m fer_utils teacher --model runs/teachers/seed1_bf16.keras --name seed1_bf16 --data PATH
 """
@@ -18,6 +19,7 @@ from .evaluation import classification_metrics
 from .files import write_bytes, write_text
 
 TEACHERS = PROJECT_ROOT / "models" / "teachers"
+STUDENTS = PROJECT_ROOT / "models" / "students"  # distilled students' predictions, stored the same way
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 
 

@@ -3,13 +3,13 @@ repeated calls, the CPU description printed beside every figure, and the `fer` p
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .data import PROJECT_ROOT
 from .drawing import draw_results
+from .environment import cpu_info
 from .images import read_image, to_gray
 from .pipeline import DEFAULT_MODEL, EmotionDetector, crop_aligned
 
@@ -37,17 +37,8 @@ def median_ms(fn, n: int) -> float:
 def cpu_description() -> str:
     """Core count, CPU model and its widest vector unit, e.g. "2 x AMD EPYC (AVX-512)": speed figures
     depend on all three (the same code runs 2-3x slower on an AVX2-only CPU)."""
-    import platform
-
-    name, flags = platform.processor() or platform.machine(), ""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        name = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                    name)
-        flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
-    except OSError:
-        pass
-    simd = " (AVX-512)" if " avx512f" in flags else " (AVX2)" if " avx2" in flags else ""
+    name, flags = cpu_info()
+    simd = " (AVX-512)" if "avx512f" in flags else " (AVX2)" if "avx2" in flags else ""
     return f"{os.cpu_count()} x {name}{simd}"
 
 

@@ -51,6 +51,17 @@ PROTOCOL = ("trained on Training only. Chosen on PublicTest: the checkpoint (bes
             "(dedup_* in metrics: the figures without them)")
 
 
+def precision_problem(precision: str, cpu_flags: set[str], has_gpu: bool) -> str | None:
+    """Why `precision` would make training crawl on this machine, or None. TensorFlow's oneDNN computes
+    bfloat16 only with AVX-512; without it, a slow fallback (measured: 8 images/s against 104 in float32 on
+    a 2-core AVX2 AMD EPYC)."""
+    if precision != "mixed_bfloat16" or has_gpu or not cpu_flags or "avx512f" in cpu_flags:
+        return None
+    return ("--precision mixed_bfloat16: this CPU has no AVX-512, so TensorFlow runs bfloat16 in slow fallback code "
+            "(about 13x slower than float32 here); use --precision float32 (bfloat16 pays where lscpu shows "
+            "amx_bf16 or avx512_bf16)")
+
+
 def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Path]:
     """The model file and the run folder of `train`, with every argument checked before any data is read;
     the folders created for them are appended to `created`."""
@@ -84,6 +95,14 @@ def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Pa
     from .training import check_run_dir  # imports TensorFlow: after the quick checks
 
     check_run_dir(run_dir)
+    if args.precision != "float32":
+        import tensorflow as tf
+
+        from .environment import cpu_info
+
+        problem = precision_problem(args.precision, cpu_info()[1], bool(tf.config.list_physical_devices("GPU")))
+        if problem:
+            raise ValueError(problem)
     return out, run_dir
 
 
@@ -183,7 +202,7 @@ def _train(args, created: list[Path]) -> int:
 
 def cmd_teacher(args) -> int:
     from .inference import INFERENCE, load_inference_model
-    from .teachers import save_teacher, teacher_predictions
+    from .teachers import STUDENTS, TEACHERS, save_teacher, teacher_predictions
 
     model_path = Path(args.model)
     model = load_inference_model(model_path)  # the LiteRT copy written by `train`: same outputs, faster
@@ -196,7 +215,8 @@ def cmd_teacher(args) -> int:
                                                           "best_epoch", "training_minutes_this_process",
                                                           "hyperparameters", "hardware", "versions")},
             "predictions_by": portable_command("python -m fer_utils", sys.argv[1:]), "hardware": _hardware()}
-    out = save_teacher(args.name, teacher_predictions(model, data), data, card)
+    out = save_teacher(args.name, teacher_predictions(model, data), data, card,
+                       folder=STUDENTS if args.student else TEACHERS)
     public = json.loads((out / "card.json").read_text())["PublicTest"]
     print(f"wrote {out}: PublicTest accuracy {public['accuracy']:.4f}, macro-F1 {public['macro_f1']:.4f}")
     return 0
@@ -222,7 +242,8 @@ def add_training_commands(sub, data_help: str, skip_help: str) -> None:
     t.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                    help="blend pairs of training faces and their labels, lambda ~ Beta(ALPHA, ALPHA) (default 0: off)")
     t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
-                   help="mixed_bfloat16: about 1.65x faster where the CPU has AMX (lscpu shows amx_bf16); "
+                   help="mixed_bfloat16: about 1.65x faster where the CPU has AMX (lscpu shows amx_bf16), 1.3x with "
+                        "avx512_bf16; refused without AVX-512 (13x slower there); "
                         "the saved model is float32 either way")
     t.add_argument("--distill", nargs="+", metavar="TEACHER",
                    help="distillation: learn from these stored teachers' averaged predictions (models/teachers/NAME/) "
@@ -237,6 +258,8 @@ def add_training_commands(sub, data_help: str, skip_help: str) -> None:
     te = sub.add_parser("teacher", help="store a trained model's predictions as a teacher (models/teachers/NAME/)")
     te.add_argument("--model", required=True, help="the trained .keras model")
     te.add_argument("--name", required=True, help="the teacher's folder name, e.g. seed1_bf16")
+    te.add_argument("--student", action="store_true",
+                    help="store it in models/students/ (a distilled student's record: in no ensemble, never a teacher)")
     te.add_argument("--data", help=data_help)
     te.add_argument("--skip-corrupt", action="store_true", help=skip_help)
     te.set_defaults(func=cmd_teacher)

@@ -8,8 +8,9 @@ import pytest
 
 from fer_utils import detection
 from fer_utils.data import EMOTIONS, PROJECT_ROOT
-from fer_utils.detection import (BLAZEFACE_PATH, CnnFaceDetector, HaarFaceDetector, blazeface_anchors,
-                                 decode_blazeface, letterbox, make_detector, weighted_nms)
+from fer_utils.detection import (BLAZEFACE_MODELS, SMALL_FACES, CnnFaceDetector, HaarFaceDetector,
+                                 blazeface_anchors, decode_blazeface, letterbox, make_detector, tile_windows,
+                                 weighted_nms)
 from fer_utils.images import read_image, to_gray
 from fer_utils.pipeline import EmotionDetector, crop_aligned, eye_angle
 
@@ -21,6 +22,17 @@ def test_anchors_are_the_centres_of_a_48_by_48_grid():
     assert anchors.shape == (2304, 2)
     assert np.allclose(anchors[0], [0.5 / 48, 0.5 / 48]) and np.allclose(anchors[-1], [47.5 / 48, 47.5 / 48])
     assert np.allclose(anchors[1] - anchors[0], [1 / 48, 0])  # row-major: x changes first
+
+
+def test_short_range_anchors_are_two_maps_with_several_anchors_per_cell():
+    """896 anchors: a 16x16 map with 2 per cell, then an 8x8 map with 6 per cell, cell centres row by row."""
+    anchors = blazeface_anchors(BLAZEFACE_MODELS["short_range"].grids)
+    assert anchors.shape == (896, 2)
+    assert np.allclose(anchors[0], anchors[1]) and np.allclose(anchors[0], [0.5 / 16, 0.5 / 16])
+    assert np.allclose(anchors[2], [1.5 / 16, 0.5 / 16])  # the next cell to the right
+    assert np.allclose(anchors[511], [15.5 / 16, 15.5 / 16])
+    assert np.allclose(anchors[512:518], [0.5 / 8, 0.5 / 8]) and np.allclose(anchors[518], [1.5 / 8, 0.5 / 8])
+    assert np.allclose(anchors[-1], [7.5 / 8, 7.5 / 8])
 
 
 def test_decoding_places_the_box_and_keypoints_at_their_anchor():
@@ -93,15 +105,31 @@ def test_predict_finds_every_face_in_held_out_group_photos(run_cli, name):
         assert len(inside) == 1, (name, (cx, cy), boxes)
 
 
-def test_the_shipped_detector_file_is_checked(tmp_path, monkeypatch):
-    damaged = tmp_path / BLAZEFACE_PATH.name
-    shutil.copy(BLAZEFACE_PATH, damaged)
+@pytest.mark.parametrize("name", sorted(BLAZEFACE_MODELS))
+def test_the_shipped_detector_files_are_checked(name, tmp_path):
+    spec = BLAZEFACE_MODELS[name]
+    assert detection._checked_model_bytes(spec.path, spec.sha256)
+    damaged = tmp_path / spec.file
+    shutil.copy(spec.path, damaged)
     with open(damaged, "r+b") as f:
         f.seek(1000)
         f.write(b"\x00" * 16)
-    monkeypatch.setattr(detection, "BLAZEFACE_PATH", damaged)
     with pytest.raises(RuntimeError, match="sha256 differs"):
-        detection._checked_model_bytes(damaged)
+        detection._checked_model_bytes(damaged, spec.sha256)
+
+
+def test_both_cnn_models_find_the_portraits_in_the_same_place():
+    """The short-range model (896 anchors over two maps) finds each portrait's face where the full-range model
+    does; an unknown model name is refused by name."""
+    for name in ("grace_hopper", "astronaut"):
+        gray = to_gray(read_image(IMAGES / f"{name}.jpg"))
+        (full,), (short,) = (CnnFaceDetector(model=m).detect(gray) for m in ("full_range", "short_range"))
+        x0, y0 = np.maximum(full[:2], short[:2])
+        x1, y1 = np.minimum(full[:2] + full[2:], short[:2] + short[2:])
+        overlap = max(0, x1 - x0) * max(0, y1 - y0)
+        assert overlap / (full[2] * full[3] + short[2] * short[3] - overlap) > 0.6, (name, full, short)
+    with pytest.raises(ValueError, match="short_range"):
+        CnnFaceDetector(model="long_range")
 
 
 def test_min_size_never_drops_a_larger_face():
@@ -161,6 +189,33 @@ def test_the_live_label_is_the_top_bar_and_the_display_says_how_it_was_smoothed(
     note = LiveEmotionWidget(live).note
     assert f"{live.smoothing:g} x previous" in note and "4 test-time views" in note
     assert "smoothed" not in EmotionDetector().describe_output()
+
+
+@pytest.mark.parametrize("fraction, per_side", [(0.6, 2), (0.4, 4), (0.25, 6)])
+def test_tiles_cover_the_frame_and_hold_every_small_face_whole(fraction, per_side):
+    """Tiles of a 640x480 frame: per_side x per_side of them, all inside the frame, covering every pixel,
+    and any square face up to a third of a tile wide lies whole inside at least one tile."""
+    windows = tile_windows(480, 640, (fraction,))
+    assert len(windows) == per_side ** 2
+    covered = np.zeros((480, 640), bool)
+    for y0, x0, th, tw in windows:
+        assert 0 <= y0 and y0 + th <= 480 and 0 <= x0 and x0 + tw <= 640
+        covered[y0:y0 + th, x0:x0 + tw] = True
+    assert covered.all()
+    size = int(480 * fraction) // 3
+    rng = np.random.default_rng(0)
+    for x, y in zip(rng.integers(0, 640 - size, 200), rng.integers(0, 480 - size, 200)):
+        assert any(x0 <= x and x + size <= x0 + tw and y0 <= y and y + size <= y0 + th for y0, x0, th, tw in windows)
+
+
+def test_small_faces_settings_are_the_ones_the_benchmark_chose():
+    """`predict --small-faces` runs the short-range pyramid at the thresholds detection_benchmark.py chose."""
+    import json
+
+    bench = json.loads((PROJECT_ROOT / "benchmarks" / "results" / "detection.json").read_text())
+    assert SMALL_FACES["tile_min_score"] == bench["chosen_pyramid_min_score"]
+    assert list(SMALL_FACES["tile_fractions"]) == bench["pyramid_tile_fractions"]
+    assert f"short@{SMALL_FACES['min_score']:g}+pyramid@{SMALL_FACES['tile_min_score']:g}" in bench["detectors"]
 
 
 @pytest.mark.parametrize("width", [200, 280])

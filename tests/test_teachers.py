@@ -82,6 +82,7 @@ def test_train_distills_from_stored_teachers_and_refuses_unknown_or_stale_ones(t
     from fer_utils import cli, teachers
 
     monkeypatch.setattr(teachers, "TEACHERS", tmp_path / "teachers")
+    monkeypatch.setattr(teachers, "STUDENTS", tmp_path / "students")
     data = load_fer2013(SAMPLE_PATH)
     save_teacher("good", fake_predictions(data, 1), data, {}, folder=tmp_path / "teachers")
     stale = fake_predictions(data, 2)
@@ -105,6 +106,11 @@ def test_train_distills_from_stored_teachers_and_refuses_unknown_or_stale_ones(t
                      "--temperature", "3", "--distill-weight", "0.5"]) == 0
     hyper = json.loads(out.with_suffix(".json").read_text())["hyperparameters"]
     assert (hyper["distilled_from"], hyper["temperature"], hyper["distill_weight"]) == (["good"], 3.0, 0.5)
+    # the student's own predictions are stored apart from the teachers: in no ensemble, never a teacher
+    assert cli.main(["teacher", "--model", str(out), "--name", "d", "--data", str(SAMPLE_PATH), "--student"]) == 0
+    card = json.loads((tmp_path / "students" / "d" / "card.json").read_text())
+    assert card["training"]["hyperparameters"]["distilled_from"] == ["good"]
+    assert set(load_teachers(data, folder=tmp_path / "teachers")) == {"good"}
 
 
 def test_readme_teachers_table_matches_the_ensemble_results():
@@ -120,3 +126,20 @@ def test_readme_teachers_table_matches_the_ensemble_results():
     assert table in (PROJECT_ROOT / "README.md").read_text(), \
         "README.md's teachers table is out of date: run python benchmarks/ensemble.py --readme-only"
     assert all(name in table for name in result["rows"]) and len(result["rows"]) >= 2
+
+
+def test_bfloat16_training_is_refused_on_a_cpu_without_avx512_only():
+    """TensorFlow runs bfloat16 in slow fallback code without AVX-512 (13x slower than float32, measured):
+    refused there with the fix, allowed with AVX-512 or a GPU, and never in question for float32."""
+    from fer_utils.environment import cpu_info
+    from fer_utils.training_commands import precision_problem
+
+    avx2, avx512 = {"sse2", "avx", "avx2", "fma"}, {"sse2", "avx2", "avx512f", "avx512_bf16"}
+    problem = precision_problem("mixed_bfloat16", avx2, has_gpu=False)
+    assert "--precision float32" in problem and "AVX-512" in problem
+    assert precision_problem("mixed_bfloat16", avx512, has_gpu=False) is None
+    assert precision_problem("mixed_bfloat16", avx2, has_gpu=True) is None
+    assert precision_problem("float32", avx2, has_gpu=False) is None
+    assert precision_problem("mixed_bfloat16", set(), has_gpu=False) is None  # flags unknown (not Linux): allowed
+    name, flags = cpu_info()
+    assert name and isinstance(flags, set)
