@@ -46,7 +46,7 @@ def shared_constants() -> dict:
     from .detection import BLAZEFACE_MODELS, KEYPOINTS, CnnFaceDetector, weighted_nms
     from .drawing import EMOTION_COLORS_BGR
     from .inference import tta_views
-    from .pipeline import ALIGN, EXPAND
+    from .pipeline import ALIGN, EXPAND, VIDEO_DETECT_EVERY
 
     detector = CnnFaceDetector.__dataclass_fields__
     default = lambda function, name: inspect.signature(function).parameters[name].default  # noqa: E731
@@ -59,7 +59,8 @@ def shared_constants() -> dict:
                      "sha256": BLAZEFACE_MODELS["full_range"].sha256},
         "crop": {"expand": EXPAND, "align": ALIGN},
         "tta": {"zoom": default(tta_views, "zoom"), "views": ["as is", "mirrored", "zoomed", "zoomed and mirrored"]},
-        "video": {"smoothing": VIDEO_SMOOTHING, "cycle_views": CYCLE_VIEWS, "match_iou": MATCH_IOU},
+        "video": {"smoothing": VIDEO_SMOOTHING, "cycle_views": CYCLE_VIEWS, "match_iou": MATCH_IOU,
+                  "detect_every": VIDEO_DETECT_EVERY},
     }
 
 

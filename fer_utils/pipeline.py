@@ -21,6 +21,9 @@ from .tracking import FaceTracker
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "fer_vgg_bn.keras"
 ALIGN = True  # level the eye line before classifying (benchmarks/alignment_choice.py)
 EXPAND = 1.15  # the crop's side / the detected box's larger side (benchmarks/alignment_choice.py)
+# video and live frames: the CNN detector runs on every 2nd frame and the frame between reuses its faces (in the
+# visitor's browser detection is two thirds of a frame's work: benchmarks/browser_visitors.py)
+VIDEO_DETECT_EVERY = 2
 
 
 def crop_faces(gray: np.ndarray, boxes: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -93,13 +96,14 @@ class EmotionDetector:
     the 4 test-time views (photos), False runs one view, "cycle" runs one of the 4 views per frame in
     turn and averages each face over its last 4 frames, so every output has seen all 4 views at the
     cost of one (video). `tracking` N > 0
-    follows faces between full detections every N frames (video). `EmotionDetector.for_video()` sets
-    all three for video and live frames.
+    follows faces between full detections every N frames (video). `detect_every` N > 1 runs the detector on
+    every Nth frame only and reuses its faces on the frames between (video). `EmotionDetector.for_video()`
+    sets these for video and live frames.
     """
 
     def __init__(self, model=None, face_detector=None, smoothing: float = 0.0, tta: bool | str = True,
                  channel_order: str = "bgr", tracking: int = 0, fast: bool = True, detector: str = "cnn",
-                 align: bool = ALIGN, expand: float = EXPAND):
+                 align: bool = ALIGN, expand: float = EXPAND, detect_every: int = 1):
         from .inference import load_inference_model, model_callable
 
         self.model = load_inference_model(model or DEFAULT_MODEL, fast=fast) \
@@ -108,6 +112,11 @@ class EmotionDetector:
         if tracking and not isinstance(self.face_detector, HaarFaceDetector):
             raise ValueError("tracking follows faces with the Haar cascade: use detector='haar' with tracking")
         self.tracker = FaceTracker(self.face_detector, full_every=tracking) if tracking else None
+        if detect_every < 1 or (detect_every > 1 and tracking):
+            raise ValueError("detect_every is a whole number >= 1, and 1 with tracking (the tracker decides)")
+        self.detect_every = detect_every
+        self._faces: list[Face] = []  # the last detection's faces, reused until the next one
+        self._frame_index = 0
         self.smoothing, self.tta, self.channel_order = smoothing, tta, channel_order
         self.align, self.expand = align, expand
         self._previous: list[FaceResult] = []
@@ -119,10 +128,12 @@ class EmotionDetector:
     def for_video(cls, model=None, **kwargs) -> "EmotionDetector":
         """The detector for video and live frames: smoothing over frames of one test-time view per frame,
         taken in turn (chosen on PublicTest with benchmarks/video_mode_choice.py). With the Haar cascade
-        (detector="haar"), face tracking too: a full detection every 10 frames; the CNN detector is
-        fast enough to run on every frame."""
+        (detector="haar"), face tracking too: a full detection every 10 frames; otherwise the detector runs
+        on every VIDEO_DETECT_EVERY-th frame and the frames between reuse its faces."""
         if kwargs.get("detector") == "haar" and "face_detector" not in kwargs:
             kwargs.setdefault("tracking", 10)
+        if not kwargs.get("tracking"):
+            kwargs.setdefault("detect_every", VIDEO_DETECT_EVERY)
         return cls(model, **{"smoothing": 0.5, "tta": "cycle", **kwargs})
 
     def describe_output(self) -> str:
@@ -147,10 +158,14 @@ class EmotionDetector:
         return predict_proba(self.model, faces, tta=bool(self.tta))
 
     def find_faces(self, gray: np.ndarray) -> list[Face]:
-        """(A) The faces of a grey frame, largest first: tracked (Haar with `tracking`) or detected."""
+        """(A) The faces of a grey frame, largest first: tracked (Haar with `tracking`), detected, or with
+        `detect_every` N > 1 on the frames between detections, the last detection's faces."""
         if self.tracker:
             return [Face(tuple(int(v) for v in b), 1.0) for b in self.tracker.detect(gray)]
-        return self.face_detector.detect_faces(gray)
+        if self._frame_index % self.detect_every == 0:
+            self._faces = self.face_detector.detect_faces(gray)
+        self._frame_index += 1
+        return self._faces
 
     def _match(self, box) -> int | None:
         """Index of the previous frame's face that overlaps `box` most (IoU > 0.3), or None."""
@@ -182,5 +197,6 @@ class EmotionDetector:
     def reset(self) -> None:
         """Forget the previous frame and the tracked faces (start of a new video)."""
         self._previous, self._views_seen = [], []
+        self._faces, self._frame_index = [], 0
         if self.tracker:
             self.tracker.reset()

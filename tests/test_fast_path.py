@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fer_utils.data import PROJECT_ROOT
-from fer_utils.pipeline import EmotionDetector
+from fer_utils.pipeline import VIDEO_DETECT_EVERY, EmotionDetector
 from fer_utils.detection import HaarFaceDetector
 from fer_utils.tracking import FaceTracker
 from fer_utils.images import read_image, to_gray
@@ -105,13 +105,32 @@ def test_a_face_entering_the_frame_is_found_within_full_every_frames():
 
 def test_video_detector_tracks_and_smooths(exported):
     _, path = exported
-    assert EmotionDetector.for_video(path).tracker is None  # the CNN detector runs on every frame
+    assert EmotionDetector.for_video(path).tracker is None  # the CNN detector is not tracked
     det = EmotionDetector.for_video(path, detector="haar")  # the Haar cascade is followed between detections
     assert isinstance(det.model, TFLiteModel) and det.tracker is not None and det.tta == "cycle"
     results = [det(f) for f in clip_frames()[:12]]
     assert sum(bool(r) for r in results) >= 11
     det.reset()
     assert len(det.tracker._boxes) == 0
+
+
+def test_the_video_detector_runs_the_cnn_on_every_second_frame_and_reuses_its_faces_between(exported):
+    _, path = exported
+    det = EmotionDetector.for_video(path)
+    assert det.detect_every == VIDEO_DETECT_EVERY == 2
+    calls = []
+    detect = det.face_detector.detect_faces
+    det.face_detector.detect_faces = lambda gray: calls.append(1) or detect(gray)
+    frames = clip_frames()[:6]
+    boxes = [[r.box for r in det(f)] for f in frames]
+    assert len(calls) == 3  # frames 0, 2 and 4
+    assert boxes[1] == boxes[0] and boxes[3] == boxes[2] and boxes[0]  # the frame between keeps the faces found
+    det.reset()  # a new video starts with a detection
+    det(frames[5])
+    assert len(calls) == 4
+    assert EmotionDetector(path).detect_every == 1  # photos: every frame is detected
+    with pytest.raises(ValueError):
+        EmotionDetector(path, detector="haar", tracking=5, detect_every=2)
 
 
 def test_cycling_views_average_to_the_four_view_answer_on_a_still_face(exported):

@@ -51,6 +51,7 @@ export class FerPipeline {
     const d = constants.detector;
     this.anchors = blazefaceAnchors(d.input_size / d.anchor_stride);
     this.minSize = d.min_size;
+    this.detectEvery = constants.video.detect_every;
     this.smoothing = 0;
     this.reset();
   }
@@ -59,7 +60,9 @@ export class FerPipeline {
   reset() {
     this.previous = [];
     this.viewsSeen = [];
-    this.frames = 0;
+    this.frames = 0; // frames with a face: which test-time view comes next
+    this.frameIndex = 0; // every frame: which ones run the detector
+    this.faces = [];
   }
 
   /** (A) CnnFaceDetector.detect_faces: every face of a grey frame {box, score, keypoints}, largest first. */
@@ -105,16 +108,19 @@ export class FerPipeline {
     return results;
   }
 
-  /** One video frame (EmotionDetector.for_video()): one test-time view per frame in turn, each face averaged over its
-   * last 4 frames (matched by box overlap) and smoothed with its previous probabilities by `this.smoothing`. */
+  /** One video frame (EmotionDetector.for_video()): the detector on every `detect_every`-th frame (the frames between
+   * reuse its faces), one test-time view per frame in turn, each face averaged over its last 4 frames (matched by
+   * box overlap) and smoothed with its previous probabilities by `this.smoothing`. */
   async analyseVideoFrame(gray) {
     const started = performance.now();
-    const faces = await this.detectFaces(gray);
+    if (this.frameIndex % this.detectEvery === 0) this.faces = await this.detectFaces(gray);
+    this.frameIndex += 1;
+    const faces = this.faces;
     const detected = performance.now();
     const crops = this.crops(gray, faces);
     const cycle = this.c.video.cycle_views;
     const view = this.frames % cycle;
-    this.frames += 1;
+    if (faces.length) this.frames += 1; // as EmotionDetector.classify, called only for a frame with faces
     const results = [], viewsSeen = [];
     for (let k = 0; k < faces.length; k++) {
       const raw = await this.classifyViews([ttaView(crops[k], this.c.tta.zoom, view)]);
