@@ -110,7 +110,8 @@ class Hub:
         import psutil
 
         hub = psutil.Process(self.process.pid)
-        proxy = [p for p in hub.children() if "configurable-http-proxy" in " ".join(p.cmdline())]
+        proxy = [p for p in hub.children()
+                 if any(name in " ".join(p.cmdline()) for name in ("configurable-http-proxy", "proxy.py"))]
         return {"hub_mb": hub.memory_info().rss / 2**20, "proxy_mb": sum(p.memory_info().rss for p in proxy) / 2**20}
 
     def stop(self) -> None:

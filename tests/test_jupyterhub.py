@@ -6,6 +6,7 @@ not installed (the [dev] extra installs both)."""
 import importlib.util
 import json
 import re
+import shutil
 import sys
 import time
 
@@ -27,6 +28,7 @@ def _load(path, name):
 
 
 hub_class = _load(PROJECT_ROOT / "benchmarks" / "jupyterhub_class.py", "jupyterhub_class")
+hub_live = _load(PROJECT_ROOT / "benchmarks" / "jupyterhub_live.py", "jupyterhub_live")
 course_home = _load(PROJECT_ROOT / "deploy" / "jupyterhub" / "course_home.py", "course_home")
 CONFIG = yaml.safe_load((PROJECT_ROOT / "deploy" / "jupyterhub" / "config.yaml").read_text())
 
@@ -70,6 +72,23 @@ def test_a_notebook_05_kernel_never_imports_tensorflow_and_stays_small(class_run
         # a kernel without TensorFlow: ~265-320 MB depending on the environment (benchmarks/jupyterhub_class.py
         # prints the figure against the issue's 300 MB bar); one that loads TensorFlow was ~940 MB
         assert s["kernel"]["peak_rss_mb"] <= 450, s
+
+
+@pytest.mark.jupyterhub
+def test_a_student_runs_the_live_notebook_through_the_hub_with_a_camera(tmp_path, capsys):
+    """Notebook 06 in JupyterLab behind the hub's proxy, the fake camera playing the clip: the widget's frames (binary
+    websocket messages) reach the student's kernel and come back annotated. Through pip's proxy without
+    deploy/jupyterhub/proxy.py the kernel connection closes at the first frame and no frame ever comes back."""
+    problem = hub_class.missing_tools()
+    if problem or not shutil.which("chromium"):
+        pytest.skip(problem or "needs Debian's chromium")
+    pytest.importorskip("playwright")
+    [student] = hub_live.run_class(1, tmp_path, seconds=4)
+    with capsys.disabled():
+        print(f"\nnotebook 06 through the hub: {student}")
+    assert not student["error"], student["error"]
+    assert student["annotated_frames_per_s"] > 1 and student["faces_found"] >= 30  # a face in each of 30+ frames
+    assert student["kernel_peak_rss_mb"] <= 450  # TensorFlow-free, like notebook 05's
 
 
 def _bytes(quantity: str) -> float:

@@ -53,9 +53,12 @@ c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = port + 1
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
 c.ConfigurableHTTPProxy.should_start = True
-# the proxy next to this Python (pip's configurable-http-proxy, or npm's on PATH)
-c.ConfigurableHTTPProxy.command = [shutil.which("configurable-http-proxy", path=str(Path(sys.executable).parent))
-                                   or "configurable-http-proxy"]
+# pip's configurable-http-proxy next to this Python, through proxy.py (which mends its binary websocket messages,
+# notebook 06's camera frames), or else npm's on PATH
+if shutil.which("configurable-http-proxy", path=str(Path(sys.executable).parent)):
+    c.ConfigurableHTTPProxy.command = [sys.executable, str(HERE / "proxy.py")]
+else:
+    c.ConfigurableHTTPProxy.command = ["configurable-http-proxy"]
 c.JupyterHub.db_url = f"sqlite:///{root / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(root / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(root / "jupyterhub.pid")

@@ -40,7 +40,11 @@ async function render({ model, el }) {
   canvas.width = model.get("width"); canvas.height = model.get("height");
   const ctx = canvas.getContext("2d");
 
+  // a frame with no answer for this long is taken as lost (the kernel's connection dropped and came back): one more
+  // frame is sent, so the pump never stalls for good, and a busy kernel gets at most one frame per STALE_MS
+  const STALE_MS = 3000;
   let running = false, inFlight = 0, received = 0, lastUrl = null, faces = 0, freshFrame = false, browserMs = 0;
+  let lastAnswerAt = 0;
   const arrivals = [];
 
   function showError(message) {
@@ -56,6 +60,11 @@ async function render({ model, el }) {
   }
 
   function sendFrame() {
+    if (running && inFlight >= model.get("max_in_flight") && performance.now() - lastAnswerAt > STALE_MS) {
+      inFlight = model.get("max_in_flight") - 1;
+      lastAnswerAt = performance.now();
+      stats.textContent = `no answer from the kernel for ${STALE_MS / 1000} s (busy, or its connection dropped): still trying`;
+    }
     if (!running || !freshFrame || inFlight >= model.get("max_in_flight") || video.readyState < 2) return;
     freshFrame = false;  // never send the same video frame twice
     const t0 = performance.now();
@@ -89,16 +98,19 @@ async function render({ model, el }) {
       showError(explain(err));
       return;
     }
-    running = true; stats.textContent = "waiting for the first frame...";
+    running = true; lastAnswerAt = performance.now(); stats.textContent = "waiting for the first frame...";
     loop();
   }
 
   function stop() { running = false; video.pause(); stats.textContent += " (stopped)"; }  // tracks stay: ipywebrtc shares them
 
   model.on("msg:custom", (msg, buffers) => {
-    if (msg.type === "error") { inFlight = Math.max(0, inFlight - 1); errorBox.textContent = msg.message; return; }
+    if (msg.type === "error") {
+      inFlight = Math.max(0, inFlight - 1); lastAnswerAt = performance.now(); errorBox.textContent = msg.message; return;
+    }
     if (msg.type !== "result") return;
     inFlight = Math.max(0, inFlight - 1);
+    lastAnswerAt = performance.now();
     received++;
     const now = performance.now();
     arrivals.push(now);
