@@ -3,7 +3,8 @@ labelled set made from PublicTest faces (never PrivateTest), regenerated from a 
 
 Each scene is a 640x480 grey frame with a textured background and 1-3 faces placed at random positions,
 40-300 px wide, rotated by up to +-30 degrees; face-free scenes (the same backgrounds) count false positives.
-A face is found when a detected box overlaps its true box by IoU >= 0.3.
+A face is found when a detected box overlaps its true box by IoU >= 0.3. `predict --small-faces`'s verification
+threshold is chosen on a second set made from the next seed, and reported on this one.
 
     python benchmarks/detection_benchmark.py --data PATH/TO/fer2013.csv.gz     # writes results/detection.json
 """
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_file import write_result  # noqa: E402
 
 from fer_utils.data import load_fer2013  # noqa: E402
-from fer_utils.detection import SMALL_FACES, make_detector  # noqa: E402
+from fer_utils.detection import SMALL_FACES, make_detector, small_faces_detector, without_nested  # noqa: E402
 from fer_utils.pipeline import iou  # noqa: E402
 from fer_utils.timing import cpu_description  # noqa: E402
 
@@ -32,8 +33,9 @@ MAX_ANGLE = 30.0
 CNN_SCORES = (0.2, 0.25, 0.3, 0.4, 0.5)  # candidate score thresholds for the CNN detector, chosen on this set
 TILE_SCORES = (0.2, 0.25, 0.3, 0.5)  # the tiled second pass (CnnFaceDetector(tiles=True)): its own score threshold
 SHORT_SCORES = (0.5, 0.6)  # the short-range model (CnnFaceDetector(model="short_range")); MediaPipe's default 0.5
-PYRAMID = SMALL_FACES["tile_fractions"]  # the short-range model's tiled passes (predict --small-faces)
+PYRAMID = (0.6, 0.4, 0.25)  # the short-range model's tiled passes with one score threshold (--small-faces before)
 PYRAMID_SCORES = (0.7, 0.8, 0.9)  # ... and their score threshold
+VERIFY_SCORES = (0.56, 0.58, 0.6, 0.62, 0.64, 0.66, 0.7)  # --small-faces: the verified score kept (SMALL_FACES)
 MAX_FP = 0.05
 
 
@@ -158,8 +160,46 @@ def run(faces: np.ndarray, scenes: int, empty: int, seed: int) -> dict:
             "false_positives_per_face_free_image": false_empty / max(empty, 1),
             "unmatched_detections_per_face_scene": false_in_scenes / max(scenes, 1),
             "ms_per_frame_median": 1000 * float(np.median(times))}
+    # --small-faces (small_faces_detector): the default detector's faces, then those of a permissive pyramid whose faces
+    # are verified; each pyramid face's verified score found once (verify_min_score 0), then every threshold of
+    # VERIFY_SCORES applied, as UnionDetector combines them. The threshold is chosen on a second set of scenes
+    # (seed + 1), so the rows reported here are not the scenes it was chosen on.
+    choice_rng = np.random.default_rng(seed + 1)
+    choice_scenes = [make_scene(choice_rng, faces, int(choice_rng.integers(1, 4))) for _ in range(scenes)]
+    choice_empty = [background(choice_rng) for _ in range(empty)]
+    default, pyramid = small_faces_detector(min_size=SIZES[0] // 2, verify_min_score=0.0).detectors
+    default.min_size = SIZES[0] // 2
+
+    def union(frame: np.ndarray) -> tuple[list, list]:
+        return default.detect_faces(frame), pyramid.detect_faces(frame)
+
+    def kept(faces: tuple[list, list], v: float) -> np.ndarray:
+        return np.array([f.box for f in without_nested(faces[0] + [f for f in faces[1] if f.score >= v])], int).reshape(-1, 4)
+
+    report["verified_pyramid_choice_set"] = {}
+    for where, (scene_set, empty_set) in (("choice", (choice_scenes, choice_empty)), ("report", (face_scenes, empty_scenes))):
+        times, scored = [], []
+        for frame, _ in scene_set:
+            t = time.perf_counter()
+            scored.append(union(frame))
+            times.append(time.perf_counter() - t)
+        scored_empty = [union(frame) for frame in empty_set]
+        truths = [b for _, b in scene_set]
+        for v in VERIFY_SCORES:
+            found, false_in_scenes = score([kept(fs, v) for fs in scored], truths)
+            row = {"recall": len(found) / max(sum(len(b) for b in truths), 1), "found": len(found),
+                   "recall_by_size": recall_by_size(found, [t for b in truths for t in b]),
+                   "false_positives_per_face_free_image": sum(len(kept(fs, v)) for fs in scored_empty) / max(empty, 1),
+                   "unmatched_detections_per_face_scene": false_in_scenes / max(scenes, 1),
+                   "ms_per_frame_median": 1000 * float(np.median(times))}
+            (report["detectors"] if where == "report" else report["verified_pyramid_choice_set"])[
+                f"default+verified pyramid@{v:g}"] = row
     fp_ok = lambda r: (r["false_positives_per_face_free_image"] <= MAX_FP  # noqa: E731
                        and r["unmatched_detections_per_face_scene"] <= MAX_FP)
+    ok_verified = [v for v in VERIFY_SCORES if fp_ok(report["verified_pyramid_choice_set"][f"default+verified pyramid@{v:g}"])]
+    report["chosen_verify_min_score"] = min(ok_verified) if ok_verified else max(VERIFY_SCORES)
+    report["verified_pyramid"] = {k: list(v) if isinstance(v, tuple) else v for k, v in SMALL_FACES.items()
+                                  if k != "verify_min_score"}
     ok = [t for t in CNN_SCORES if fp_ok(report["detectors"][f"cnn@{t:g}"])]
     report["chosen_cnn_min_score"] = min(ok) if ok else max(CNN_SCORES)
     ok_tiles = [t for t in TILE_SCORES if fp_ok(report["detectors"][f"cnn@{CNN_SCORES[0]:g}+tiles@{t:g}"])]
@@ -191,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
               "by width: " + ", ".join(f"{k} {v:.2f}" for k, v in r["recall_by_size"].items() if v is not None))
     print(f"chosen: CNN min_score {report['chosen_cnn_min_score']:g}, tiled pass tile_min_score "
           f"{report['chosen_tile_min_score']:g}, short-range pyramid {report['chosen_pyramid_min_score']:g} "
-          f"({report['choice_rule']})")
+          f"({report['choice_rule']}); --small-faces verify_min_score {report['chosen_verify_min_score']:g}, "
+          f"chosen by the same rule on a second set of scenes (seed {args.seed + 1})")
     if not args.no_write:
         print("wrote", write_result("detection", report))
     return 0

@@ -153,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--detector", default="cnn", choices=("cnn", "haar"), help=DETECTOR_HELP)
     pr.add_argument("--landmarks", action="store_true", help="draw the CNN detector's 6 keypoints on annotated photos")
     pr.add_argument("--small-faces", action="store_true",
-                    help="photos: look again in tiles of 60%%, 40%% and 25%% of the frame (the short-range detector), "
-                         "for faces down to ~40 px in a 640-px-wide frame (57 network runs instead of 1; "
-                         "benchmarks/results/detection.json)")
+                    help="photos: look again in tiles of 60%%, 40%%, 25%% and 18%% of the frame (the short-range "
+                         "detector) and verify each face on larger crops around it, for faces down to ~40 px in a "
+                         "640-px-wide frame (about 125 network runs instead of 1; benchmarks/results/detection.json)")
     pr.add_argument("--json", action="store_true", help="one JSON object per input")
     pr.add_argument("--out", help="annotated output file (one input) or folder (several)")
     pr.set_defaults(func=cmd_predict)

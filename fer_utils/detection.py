@@ -156,7 +156,10 @@ class CnnFaceDetector:
     `min_score`: the lowest face score kept; `min_size`/`max_size`: face widths kept, in frame pixels;
     `tiles` adds tiled passes for small faces: for each of `tile_fractions`, the frame cut into overlapping
     tiles that fraction of its width and height, each seen at the network's full input (their detections
-    kept from `tile_min_score`)."""
+    kept from `tile_min_score`). `verify_contexts` re-scores every face found: the network looks again at square
+    crops of each of these sizes x the face's box around it, as is and mirrored, where the face has the scale and
+    the surroundings the network was trained on; the face is kept when the mean of those scores reaches
+    `verify_min_score`, and that mean is its score (2 network runs per face and crop size; `predict --small-faces`)."""
 
     model: str = "full_range"
     min_score: float | None = None  # None: the model's own default (BlazeFaceModel.min_score)
@@ -166,6 +169,8 @@ class CnnFaceDetector:
     tiles: bool = False  # by default one more pass in 2 x 2 tiles at ~1.7x: 5 network runs instead of 1
     tile_min_score: float = 0.5
     tile_fractions: tuple[float, ...] = (0.6,)
+    verify_contexts: tuple[float, ...] = ()
+    verify_min_score: float = 0.6
     _interpreter: object = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -221,13 +226,78 @@ class CnnFaceDetector:
             w = b[2] - b[0]
             if w < self.min_size or (self.max_size and w > self.max_size):
                 continue
+            if self.verify_contexts:
+                s = self.verified_score(gray, b)
+                if s < self.verify_min_score:
+                    continue
             box = (int(round(b[0])), int(round(b[1])), int(round(w)), int(round(b[3] - b[1])))
             faces.append(Face(box, float(s), k))
+        if self.verify_contexts:  # a second look can pass a part of a face, or a face and a box around it: one stays
+            faces = without_nested(sorted(faces, key=lambda f: -f.score))
+        return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
+
+    def verified_score(self, gray: np.ndarray, box: np.ndarray) -> float:
+        """The mean score of the face at `box` (x0, y0, x1, y1) on square crops of `verify_contexts` x its larger
+        side around its centre, each as is and mirrored (outside the frame: reflected); 0 for a view where the
+        network finds no face overlapping the box (IoU >= 0.3)."""
+        x0, y0, x1, y1 = (float(v) for v in box)
+        pad = int(np.ceil(max(self.verify_contexts) * max(x1 - x0, y1 - y0)))
+        padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+        scores = []
+        for context in self.verify_contexts:
+            side = int(round(context * max(x1 - x0, y1 - y0)))
+            cx0, cy0 = int(round((x0 + x1 - side) / 2)), int(round((y0 + y1 - side) / 2))
+            crop = padded[cy0 + pad:cy0 + pad + side, cx0 + pad:cx0 + pad + side]
+            for mirrored in (False, True):
+                view = np.ascontiguousarray(crop[:, ::-1]) if mirrored else crop
+                ex0, ex1 = (side - (x1 - cx0), side - (x0 - cx0)) if mirrored else (x0 - cx0, x1 - cx0)
+                found, found_scores, _ = self._candidates(view, 0.05)
+                overlaps = box_iou(np.array([ex0, y0 - cy0, ex1, y1 - cy0]), found) >= 0.3 if len(found) else []
+                scores.append(float(found_scores[overlaps].max()) if np.any(overlaps) else 0.0)
+        return float(np.mean(scores))
+
+    def detect(self, gray: np.ndarray) -> np.ndarray:
+        """Face boxes (N, 4) as x, y, w, h in `gray`'s pixels, largest first."""
+        return np.array([f.box for f in self.detect_faces(gray)], int).reshape(-1, 4)
+
+
+def covered(a: tuple, b: tuple, share: float = 0.5) -> bool:
+    """Whether boxes a and b (x, y, w, h) overlap by at least `share` of the smaller one."""
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih >= share * min(a[2] * a[3], b[2] * b[3])
+
+
+def without_nested(faces: list[Face]) -> list[Face]:
+    """`faces` in their order, less each one that mostly overlaps (`covered`) one kept before it."""
+    kept: list[Face] = []
+    for face in faces:
+        if not any(covered(face.box, k.box) for k in kept):
+            kept.append(face)
+    return kept
+
+
+@dataclass
+class UnionDetector:
+    """The faces of several detectors in turn: all of the first's, then each later one's that no face kept so far
+    covers (`predict --small-faces`: the default detector, then the verified short-range pyramid)."""
+
+    detectors: tuple
+
+    def detect_faces(self, gray: np.ndarray) -> list[Face]:
+        """Every face in a grey frame, largest first."""
+        faces = without_nested([f for d in self.detectors for f in d.detect_faces(gray)])
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         """Face boxes (N, 4) as x, y, w, h in `gray`'s pixels, largest first."""
         return np.array([f.box for f in self.detect_faces(gray)], int).reshape(-1, 4)
+
+
+def small_faces_detector(**settings) -> UnionDetector:
+    """`predict --small-faces`: the default CNN detector's faces, then those the verified short-range pyramid
+    (SMALL_FACES, updated with `settings`) adds."""
+    return UnionDetector((CnnFaceDetector(), CnnFaceDetector(**{**SMALL_FACES, **settings})))
 
 
 @functools.lru_cache(maxsize=None)
@@ -276,10 +346,13 @@ class HaarFaceDetector:
 
 
 DETECTORS = {"cnn": CnnFaceDetector, "haar": HaarFaceDetector}
-# `predict --small-faces`: the short-range model on the whole frame and on tiles of 60%, 40% and 25% of it (57
-# network runs), thresholds chosen on the scenes of benchmarks/detection_benchmark.py (its "pyramid" rows)
-SMALL_FACES = {"model": "short_range", "min_score": 0.6, "tiles": True, "tile_fractions": (0.6, 0.4, 0.25),
-               "tile_min_score": 0.8}
+# `predict --small-faces` (small_faces_detector): the default detector's faces, then the short-range model's on the
+# whole frame and on tiles of 60%, 40%, 25% and 18% of it (121 network runs) at a permissive 0.4, each verified on
+# crops of 1.5 and 2.5 x its size, as is and mirrored; verify_min_score chosen by benchmarks/detection_benchmark.py on
+# a set of scenes apart from the one it reports (the candidate thresholds and crop sizes were set in a search on
+# that set too)
+SMALL_FACES = {"model": "short_range", "min_score": 0.4, "tiles": True, "tile_fractions": (0.6, 0.4, 0.25, 0.18),
+               "tile_min_score": 0.4, "verify_contexts": (1.5, 2.5), "verify_min_score": 0.62}
 
 
 def make_detector(name: str = "cnn", **settings):

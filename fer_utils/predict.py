@@ -103,7 +103,7 @@ def predict_files(inputs: list[str], outputs: list[Path | None], model: str, det
     """Run `predict` over checked inputs and planned outputs (see `plan_outputs`): one line per input on
     stdout, one `error:` (or `warning:`) line per failed input on stderr. The model loads at the first input
     that decodes, so bad inputs and a bad FER_MAX_IMAGE_PIXELS are reported without waiting for it.
-    `small_faces`: photos get the CNN detector's tiled passes (`detection.SMALL_FACES`).
+    `small_faces`: photos get `detection.small_faces_detector()` (the default's faces and a verified tiled pyramid's).
     Returns the exit status: 0, or 1 if some input failed."""
     from .drawing import draw_results
     from .images import ImageError, max_image_pixels, read_image
@@ -115,9 +115,9 @@ def predict_files(inputs: list[str], outputs: list[Path | None], model: str, det
         if not detectors:
             from .pipeline import EmotionDetector
 
-            from .detection import SMALL_FACES, make_detector
+            from .detection import small_faces_detector
 
-            tiled = make_detector("cnn", **SMALL_FACES) if small_faces else None
+            tiled = small_faces_detector() if small_faces else None
             photo = EmotionDetector(model, detector=detector, face_detector=tiled)  # photos: 4 test-time views
             detectors.update(photo=photo, video=EmotionDetector.for_video(photo.model, detector=detector))
         return detectors[kind]

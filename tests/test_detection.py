@@ -209,13 +209,52 @@ def test_tiles_cover_the_frame_and_hold_every_small_face_whole(fraction, per_sid
 
 
 def test_small_faces_settings_are_the_ones_the_benchmark_chose():
-    """`predict --small-faces` runs the short-range pyramid at the thresholds detection_benchmark.py chose."""
+    """`predict --small-faces` runs the verified short-range pyramid the benchmark measured, at the verification
+    threshold it chose (on its second set of scenes)."""
     import json
 
     bench = json.loads((PROJECT_ROOT / "benchmarks" / "results" / "detection.json").read_text())
-    assert SMALL_FACES["tile_min_score"] == bench["chosen_pyramid_min_score"]
-    assert list(SMALL_FACES["tile_fractions"]) == bench["pyramid_tile_fractions"]
-    assert f"short@{SMALL_FACES['min_score']:g}+pyramid@{SMALL_FACES['tile_min_score']:g}" in bench["detectors"]
+    assert SMALL_FACES["verify_min_score"] == bench["chosen_verify_min_score"]
+    measured = {k: tuple(v) if isinstance(v, list) else v for k, v in bench["verified_pyramid"].items()}
+    assert measured == {k: v for k, v in SMALL_FACES.items() if k != "verify_min_score"}
+    assert f"default+verified pyramid@{SMALL_FACES['verify_min_score']:g}" in bench["detectors"]
+
+
+def test_small_faces_keeps_every_face_the_default_finds_and_one_box_per_face():
+    """--small-faces never loses a face of the default detector (the bundled group photos: 4 and 6 faces), and a
+    face found twice (by both, or as a face and a box around it) is kept once."""
+    from fer_utils.detection import Face, UnionDetector, small_faces_detector, without_nested
+
+    union = small_faces_detector()
+    for name, n in (("group_four.jpg", 4), ("group_staircase.jpg", 6), ("grace_hopper.jpg", 1)):
+        gray = to_gray(read_image(IMAGES / name))
+        default = [f.box for f in CnnFaceDetector().detect_faces(gray)]
+        found = [f.box for f in union.detect_faces(gray)]
+        assert len(default) == n and sorted(found) == sorted(default), (name, found)
+    big, inside, apart = Face((100, 100, 200, 200), 0.9), Face((150, 180, 100, 100), 0.7), Face((400, 100, 50, 50), 0.6)
+    assert without_nested([big, inside, apart]) == [big, apart]
+    assert without_nested([inside, big]) == [inside]  # the first (the higher score, or the trusted detector) stays
+
+    class Fixed:
+        def __init__(self, faces):
+            self.faces = faces
+
+        def detect_faces(self, gray):
+            return self.faces
+
+    assert UnionDetector((Fixed([inside]), Fixed([big, apart]))).detect_faces(None) == [inside, apart]
+
+
+def test_verification_keeps_a_real_face_and_drops_a_face_like_texture():
+    """The verified score of a real face (seen again at its own scale with its surroundings) is high; a box on
+    plain texture scores 0, so --small-faces drops it."""
+    gray = to_gray(read_image(IMAGES / "grace_hopper.jpg"))
+    detector = CnnFaceDetector(**{**SMALL_FACES, "verify_min_score": 0.0})
+    [face] = [f for f in detector.detect_faces(gray) if f.box[2] > 150]
+    x, y, w, h = face.box
+    assert face.score > 0.8 and detector.verified_score(gray, np.array([x, y, x + w, y + h], float)) > 0.8
+    noise = np.random.default_rng(0).integers(0, 255, (480, 640), dtype=np.uint8)
+    assert detector.verified_score(noise, np.array([200, 150, 300, 250], float)) < SMALL_FACES["verify_min_score"]
 
 
 @pytest.mark.parametrize("width", [200, 280])
