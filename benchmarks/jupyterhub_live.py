@@ -12,7 +12,8 @@ them, and their kernel's peak resident memory (VmHWM) and CPU-seconds; it writes
 benchmarks/results/jupyterhub_live.json. The students' browsers, kernels, servers and the hub all share this
 machine's cores, so the frame rates are a floor for students on their own laptops.
 Needs jupyterhub, configurable-http-proxy, playwright (the [dev] extra) and Debian's chromium; Linux (/proc).
-Exit status: 0 measured; 1 a student's widget never showed 30 frames; 2 a tool is missing or bad arguments.
+Exit status: 0 measured; 1 the class did not run (a login, JupyterLab, a kernel or a widget's first 30 frames
+did not come in time: the line says which); 2 a tool is missing or bad arguments.
 """
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ def run_class(n: int, root: Path, seconds: float) -> list[dict]:
                 rows.append({"name": name, "annotated_frames_per_s": round((last[name] - first[name]) / (t1 - t0), 1),
                              "kernel_ms_last_frame": float(stats.get_attribute("data-kernel-ms") or "nan"),
                              "browser_ms_last_frame": float(stats.get_attribute("data-browser-ms") or "nan"),
-                             "faces_found": int(stats.get_attribute("data-faces") or 0),
+                             "faces_total": int(stats.get_attribute("data-faces") or 0),
                              "error": page.locator(".fer-error").first.inner_text()})
             kernels = kernel_figures(hub.process.pid)
             browser.close()

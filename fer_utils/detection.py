@@ -279,8 +279,9 @@ def without_nested(faces: list[Face]) -> list[Face]:
 
 @dataclass
 class UnionDetector:
-    """The faces of several detectors in turn: all of the first's, then each later one's that no face kept so far
-    covers (`predict --small-faces`: the default detector, then the verified short-range pyramid)."""
+    """The faces of several detectors in turn, each kept unless a face kept before it covers it (`covered`): the
+    first detector's faces (less a box mostly inside another of its own: one face found twice), then each later
+    one's that add a face (`predict --small-faces`: the default detector, then the verified short-range pyramid)."""
 
     detectors: tuple
 

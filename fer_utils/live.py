@@ -89,7 +89,7 @@ class LiveEmotionWidget(anywidget.AnyWidget):
             self.stats["errors"] += 1
             message = str(e) if isinstance(e, ImageError) else \
                 f"the kernel failed on this frame: {type(e).__name__}: {e}"
-            self.send({"type": "error", "message": message})
+            self.send({"type": "error", "message": message, "seq": content.get("seq")})
             return
         ms = (time.perf_counter() - start) * 1000
         self.stats["frames"] += 1
@@ -97,7 +97,8 @@ class LiveEmotionWidget(anywidget.AnyWidget):
         self.stats["kernel_ms_total"] += ms
         self.stats["browser_ms_total"] += browser_ms
         self.send({"type": "result", "faces": [r.to_json() for r in results], "kernel_ms": round(ms, 1),
-                   "frames": self.stats["frames"], "faces_total": self.stats["faces"]}, buffers=[jpeg])
+                   "frames": self.stats["frames"], "faces_total": self.stats["faces"], "seq": content.get("seq")},
+                  buffers=[jpeg])
 
     def timing(self) -> dict[str, float]:
         """Mean milliseconds per annotated frame: in the browser (capture + JPEG encoding) and in the

@@ -197,6 +197,6 @@ class EmotionDetector:
     def reset(self) -> None:
         """Forget the previous frame and the tracked faces (start of a new video)."""
         self._previous, self._views_seen = [], []
-        self._faces, self._frame_index = [], 0
+        self._faces, self._frame_index, self._frames = [], 0, 0
         if self.tracker:
             self.tracker.reset()

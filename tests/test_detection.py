@@ -247,7 +247,7 @@ def test_small_faces_keeps_every_face_the_default_finds_and_one_box_per_face():
 
 def test_verification_keeps_a_real_face_and_drops_a_face_like_texture():
     """The verified score of a real face (seen again at its own scale with its surroundings) is high; a box on
-    plain texture scores 0, so --small-faces drops it."""
+    random noise scores below the threshold, so --small-faces drops it."""
     gray = to_gray(read_image(IMAGES / "grace_hopper.jpg"))
     detector = CnnFaceDetector(**{**SMALL_FACES, "verify_min_score": 0.0})
     [face] = [f for f in detector.detect_faces(gray) if f.box[2] > 150]

@@ -114,10 +114,11 @@ def test_live_widget_kernel_side(detector, hopper):
     widget = LiveEmotionWidget(detector)
     sent = []
     widget.send = lambda content, buffers=None: sent.append((content, buffers))
-    widget._on_frame(widget, {"type": "frame", "browser_ms": 6.0}, [memoryview(encode_jpeg(small))])
-    widget._on_frame(widget, {"type": "frame", "browser_ms": 4.0}, [b"junk"])
+    widget._on_frame(widget, {"type": "frame", "browser_ms": 6.0, "seq": 7}, [memoryview(encode_jpeg(small))])
+    widget._on_frame(widget, {"type": "frame", "browser_ms": 4.0, "seq": 8}, [b"junk"])
     assert sent[0][0]["type"] == "result" and len(sent[0][0]["faces"]) == 1 and len(sent[0][1]) == 1
     assert sent[1][0]["type"] == "error"
+    assert [m["seq"] for m, _ in sent] == [7, 8]  # each answer names its frame: the widget ignores late ones
     assert widget.stats["frames"] == 1 and widget.stats["faces"] == 1 and widget.stats["errors"] == 1
     timing = widget.timing()  # where the time goes: the browser's side and the kernel's, per annotated frame
     assert timing["browser_ms_mean"] == 6.0 and timing["kernel_ms_mean"] > 0

@@ -87,7 +87,7 @@ def test_a_student_runs_the_live_notebook_through_the_hub_with_a_camera(tmp_path
     with capsys.disabled():
         print(f"\nnotebook 06 through the hub: {student}")
     assert not student["error"], student["error"]
-    assert student["annotated_frames_per_s"] > 1 and student["faces_found"] >= 30  # a face in each of 30+ frames
+    assert student["annotated_frames_per_s"] > 1 and student["faces_total"] >= 30  # faces over all frames received
     assert student["kernel_peak_rss_mb"] <= 450  # TensorFlow-free, like notebook 05's
 
 

@@ -40,10 +40,13 @@ async function render({ model, el }) {
   canvas.width = model.get("width"); canvas.height = model.get("height");
   const ctx = canvas.getContext("2d");
 
-  // a frame with no answer for this long is taken as lost (the kernel's connection dropped and came back): one more
-  // frame is sent, so the pump never stalls for good, and a busy kernel gets at most one frame per STALE_MS
+  // frames sent and not answered yet, by number; with no answer for STALE_MS they are taken as lost (a busy kernel,
+  // or its connection dropped and came back): forgotten, so their late answers are ignored, and one more frame is
+  // sent. The pump never stalls for good, never has more than max_in_flight frames counted, and a busy kernel gets
+  // at most one frame per STALE_MS.
   const STALE_MS = 3000;
-  let running = false, inFlight = 0, received = 0, lastUrl = null, faces = 0, freshFrame = false, browserMs = 0;
+  const pending = new Set();
+  let running = false, sent = 0, received = 0, lastUrl = null, faces = 0, freshFrame = false, browserMs = 0;
   let lastAnswerAt = 0;
   const arrivals = [];
 
@@ -60,21 +63,22 @@ async function render({ model, el }) {
   }
 
   function sendFrame() {
-    if (running && inFlight >= model.get("max_in_flight") && performance.now() - lastAnswerAt > STALE_MS) {
-      inFlight = model.get("max_in_flight") - 1;
+    if (running && pending.size && performance.now() - lastAnswerAt > STALE_MS) {
+      pending.clear();
       lastAnswerAt = performance.now();
       stats.textContent = `no answer from the kernel for ${STALE_MS / 1000} s (busy, or its connection dropped): still trying`;
     }
-    if (!running || !freshFrame || inFlight >= model.get("max_in_flight") || video.readyState < 2) return;
+    if (!running || !freshFrame || pending.size >= model.get("max_in_flight") || video.readyState < 2) return;
     freshFrame = false;  // never send the same video frame twice
     const t0 = performance.now();
     ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
-    inFlight++;
+    const seq = ++sent;
+    pending.add(seq);
     canvas.toBlob((blob) => {
-      if (!blob) { inFlight--; return; }
+      if (!blob) { pending.delete(seq); return; }
       blob.arrayBuffer().then((buf) => {
         browserMs = performance.now() - t0;  // capture + JPEG encoding, in the browser
-        model.send({ type: "frame", browser_ms: browserMs }, undefined, [buf]);
+        model.send({ type: "frame", browser_ms: browserMs, seq }, undefined, [buf]);
       });
     }, "image/jpeg", model.get("jpeg_quality"));
   }
@@ -105,12 +109,9 @@ async function render({ model, el }) {
   function stop() { running = false; video.pause(); stats.textContent += " (stopped)"; }  // tracks stay: ipywebrtc shares them
 
   model.on("msg:custom", (msg, buffers) => {
-    if (msg.type === "error") {
-      inFlight = Math.max(0, inFlight - 1); lastAnswerAt = performance.now(); errorBox.textContent = msg.message; return;
-    }
-    if (msg.type !== "result") return;
-    inFlight = Math.max(0, inFlight - 1);
+    if ((msg.type !== "result" && msg.type !== "error") || !pending.delete(msg.seq)) return;  // late: taken as lost
     lastAnswerAt = performance.now();
+    if (msg.type === "error") { errorBox.textContent = msg.message; sendFrame(); return; }
     received++;
     const now = performance.now();
     arrivals.push(now);
