@@ -290,6 +290,12 @@ def run_notebook(hub: Hub, student: Student, notebook: nbformat.NotebookNode, st
         start.abort()
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM in /proc), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(s for s in status if s.startswith("VmHWM:")).split()[1]) / 1024
+
+
 def server_peaks_mb(hub: Hub) -> dict[str, float]:
     """Each student's single-user server process: its peak resident memory (VmHWM), by user name."""
     import psutil
@@ -299,8 +305,7 @@ def server_peaks_mb(hub: Hub) -> dict[str, float]:
         try:
             user = p.environ().get("JUPYTERHUB_USER")
             if user and "singleuser" in " ".join(p.cmdline()):
-                status = Path(f"/proc/{p.pid}/status").read_text().splitlines()
-                peaks[user] = int(next(s for s in status if s.startswith("VmHWM:")).split()[1]) / 1024
+                peaks[user] = peak_rss_mb(p.pid)
         except (psutil.Error, OSError):
             continue
     return peaks

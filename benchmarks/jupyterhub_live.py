@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from browser_visitors import CHROMIUM_FLAGS, write_y4m  # noqa: E402
-from jupyterhub_class import COURSE_DIR, missing_tools, start_hub  # noqa: E402
+from jupyterhub_class import COURSE_DIR, missing_tools, peak_rss_mb, start_hub  # noqa: E402
 
 NOTEBOOK = "06_live_webcam.ipynb"
 CLIP = ROOT / "data" / "images" / "demo_faces.mp4"
@@ -80,10 +80,9 @@ def kernel_figures(hub_pid: int) -> dict[str, dict]:
         try:
             user, cmd = p.environ().get("JUPYTERHUB_USER"), " ".join(p.cmdline())
             if user and "ipykernel" in cmd:
-                status = Path(f"/proc/{p.pid}/status").read_text().splitlines()
-                peak = int(next(s for s in status if s.startswith("VmHWM:")).split()[1]) / 1024
                 cpu = p.cpu_times()
-                figures[user] = {"kernel_peak_rss_mb": round(peak), "kernel_cpu_s": round(cpu.user + cpu.system, 1)}
+                figures[user] = {"kernel_peak_rss_mb": round(peak_rss_mb(p.pid)),
+                                 "kernel_cpu_s": round(cpu.user + cpu.system, 1)}
         except (psutil.Error, OSError, StopIteration):
             continue
     return figures

@@ -221,13 +221,16 @@ class CnnFaceDetector:
             shift = np.array([x0, y0], np.float32)
             passes.append((b[inside] + np.tile(shift, 2), s[inside], k[inside] + shift))
         boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*passes))
-        faces = []
-        for b, s, k in zip(*weighted_nms(boxes, scores, keypoints)):
+        faces, merged = [], weighted_nms(boxes, scores, keypoints)
+        if self.verify_contexts and len(merged[0]):  # the frame padded once, for the largest face's widest crop
+            pad = self._verify_pad(merged[0])
+            padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+        for b, s, k in zip(*merged):
             w = b[2] - b[0]
             if w < self.min_size or (self.max_size and w > self.max_size):
                 continue
             if self.verify_contexts:
-                s = self.verified_score(gray, b)
+                s = self._verified_score(padded, pad, b)
                 if s < self.verify_min_score:
                     continue
             box = (int(round(b[0])), int(round(b[1])), int(round(w)), int(round(b[3] - b[1])))
@@ -240,9 +243,16 @@ class CnnFaceDetector:
         """The mean score of the face at `box` (x0, y0, x1, y1) on square crops of `verify_contexts` x its larger
         side around its centre, each as is and mirrored (outside the frame: reflected); 0 for a view where the
         network finds no face overlapping the box (IoU >= 0.3)."""
+        pad = self._verify_pad(np.asarray(box, float)[None])
+        return self._verified_score(cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT), pad, box)
+
+    def _verify_pad(self, boxes: np.ndarray) -> int:
+        """The border (pixels) that holds the widest verification crop of every box (N, 4: x0, y0, x1, y1)."""
+        return int(np.ceil(max(self.verify_contexts) * np.max(boxes[:, 2:] - boxes[:, :2])))
+
+    def _verified_score(self, padded: np.ndarray, pad: int, box: np.ndarray) -> float:
+        """verified_score on the frame already padded by `pad` on every side (reflected)."""
         x0, y0, x1, y1 = (float(v) for v in box)
-        pad = int(np.ceil(max(self.verify_contexts) * max(x1 - x0, y1 - y0)))
-        padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT)
         scores = []
         for context in self.verify_contexts:
             side = int(round(context * max(x1 - x0, y1 - y0)))
