@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--landmarks", action="store_true", help="draw the CNN detector's 6 keypoints on annotated photos")
     pr.add_argument("--small-faces", action="store_true",
                     help="photos: look again in tiles of 60%%, 40%%, 25%% and 18%% of the frame (the short-range "
-                         "detector) and verify each face on larger crops around it, for faces down to ~40 px in a "
-                         "640-px-wide frame (122 network runs and 4 per face candidate, instead of 1; "
+                         "detector) and verify and re-box each face on larger crops around it, for faces down to ~40 px "
+                         "in a 640-px-wide frame (122 network runs and 4 per face, instead of 1; "
                          "benchmarks/results/detection.json)")
     pr.add_argument("--json", action="store_true", help="one JSON object per input")
     pr.add_argument("--out", help="annotated output file (one input) or folder (several)")

@@ -19,6 +19,7 @@ from .inference import stderr_silenced
 
 DETECTOR_FOLDER = Path(__file__).with_name("detectors")
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")  # the person's right/left
+MIRRORED_KEYPOINTS = [1, 0, 2, 3, 5, 4]  # KEYPOINTS' order in a mirrored view: right and left swap
 
 
 @dataclass
@@ -86,6 +87,11 @@ def decode_blazeface(regressors: np.ndarray, logits: np.ndarray, anchors: np.nda
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     keypoints = raw[:, 4:16].reshape(-1, 6, 2) + centres[:, None, :]
     return boxes, scores[keep], keypoints
+
+
+def _xywh(box: np.ndarray) -> tuple[int, int, int, int]:
+    """A box (x0, y0, x1, y1) as whole pixels (x, y, w, h)."""
+    return (int(round(box[0])), int(round(box[1])), int(round(box[2] - box[0])), int(round(box[3] - box[1])))
 
 
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -156,10 +162,10 @@ class CnnFaceDetector:
     `min_score`: the lowest face score kept; `min_size`/`max_size`: face widths kept, in frame pixels;
     `tiles` adds tiled passes for small faces: for each of `tile_fractions`, the frame cut into overlapping
     tiles that fraction of its width and height, each seen at the network's full input (their detections
-    kept from `tile_min_score`). `verify_contexts` re-scores every face found: the network looks again at square
-    crops of each of these sizes x the face's box around it, as is and mirrored, where the face has the scale and
-    the surroundings the network was trained on; the face is kept when the mean of those scores reaches
-    `verify_min_score`, and that mean is its score (2 network runs per face and crop size; `predict --small-faces`)."""
+    kept from `tile_min_score`). `verify_contexts` re-scores and re-boxes every face found (`second_look`): the
+    network looks again at square crops of each of these sizes x the face's box around it, as is and mirrored,
+    where the face has the scale and the surroundings the network was trained on; the face is kept when the mean
+    of those scores reaches `verify_min_score` (2 network runs per face and crop size; `predict --small-faces`)."""
 
     model: str = "full_range"
     min_score: float | None = None  # None: the model's own default (BlazeFaceModel.min_score)
@@ -210,7 +216,7 @@ class CnnFaceDetector:
     def detect_faces(self, gray: np.ndarray) -> list[Face]:
         """Every face in a grey frame, largest first, with its score and keypoints. With `tiles`, more
         passes look at the frame in overlapping tiles (`tile_windows`), each at a larger scale, for faces too
-        small for one view of the whole frame."""
+        small for one view of the whole frame. With `verify_contexts`, each face is the one its `second_look` finds."""
         passes = [self._candidates(gray, self.min_score)]
         h, w = gray.shape[:2]
         for y0, x0, th, tw in (tile_windows(h, w, self.tile_fractions) if self.tiles else ()):
@@ -221,50 +227,56 @@ class CnnFaceDetector:
             shift = np.array([x0, y0], np.float32)
             passes.append((b[inside] + np.tile(shift, 2), s[inside], k[inside] + shift))
         boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*passes))
-        faces, merged = [], weighted_nms(boxes, scores, keypoints)
-        if self.verify_contexts and len(merged[0]):  # the frame padded once, for the largest face's widest crop
-            pad = self._verify_pad(merged[0])
-            padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-        for b, s, k in zip(*merged):
-            w = b[2] - b[0]
-            if w < self.min_size or (self.max_size and w > self.max_size):
-                continue
-            if self.verify_contexts:
-                s = self._verified_score(padded, pad, b)
-                if s < self.verify_min_score:
-                    continue
-            box = (int(round(b[0])), int(round(b[1])), int(round(w)), int(round(b[3] - b[1])))
-            faces.append(Face(box, float(s), k))
+        boxes, scores, keypoints = weighted_nms(boxes, scores, keypoints)
+        widths = boxes[:, 2] - boxes[:, 0]
+        keep = (widths >= self.min_size) & (widths <= (self.max_size or np.inf))
+        faces = [Face(_xywh(b), float(s), k) for b, s, k in zip(boxes[keep], scores[keep], keypoints[keep])]
         if self.verify_contexts:  # a second look can pass a part of a face, or a face and a box around it: one stays
+            faces = [f for f in self.second_looks(gray, faces) if f.score >= self.verify_min_score]
             faces = without_nested(sorted(faces, key=lambda f: -f.score))
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
-    def verified_score(self, gray: np.ndarray, box: np.ndarray) -> float:
-        """The mean score of the face at `box` (x0, y0, x1, y1) on square crops of `verify_contexts` x its larger
-        side around its centre, each as is and mirrored (outside the frame: reflected); 0 for a view where the
-        network finds no face overlapping the box (IoU >= 0.3)."""
-        pad = self._verify_pad(np.asarray(box, float)[None])
-        return self._verified_score(cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT), pad, box)
+    def second_looks(self, gray: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Each of `faces` seen again (`second_look`), the frame padded once for the widest crop of them all."""
+        if not faces:
+            return []
+        pad = int(np.ceil(max(self.verify_contexts) * max(max(f.box[2:]) for f in faces)))
+        padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+        return [self._second_look(padded, pad, f) for f in faces]
 
-    def _verify_pad(self, boxes: np.ndarray) -> int:
-        """The border (pixels) that holds the widest verification crop of every box (N, 4: x0, y0, x1, y1)."""
-        return int(np.ceil(max(self.verify_contexts) * np.max(boxes[:, 2:] - boxes[:, :2])))
+    def second_look(self, gray: np.ndarray, face: Face) -> Face:
+        """`face` seen again by the network on square crops of `verify_contexts` x its larger side around it, as
+        is and mirrored (outside the frame: reflected), where it has the scale and surroundings the network was
+        trained on. Its score becomes the mean of the views' scores (0 for a view that finds no face over its
+        box: IoU >= 0.3), and its box and keypoints the mean of the views' (a face found in a tile is often found
+        at the wrong scale, half of it; the views' box is the whole face). Unchanged where no view finds it."""
+        return self.second_looks(gray, [face])[0]
 
-    def _verified_score(self, padded: np.ndarray, pad: int, box: np.ndarray) -> float:
-        """verified_score on the frame already padded by `pad` on every side (reflected)."""
-        x0, y0, x1, y1 = (float(v) for v in box)
-        scores = []
+    def _second_look(self, padded: np.ndarray, pad: int, face: Face) -> Face:
+        """second_look on the frame already padded by `pad` on every side (reflected)."""
+        x, y, w, h = face.box
+        scores, boxes, keypoints = [], [], []
         for context in self.verify_contexts:
-            side = int(round(context * max(x1 - x0, y1 - y0)))
-            cx0, cy0 = int(round((x0 + x1 - side) / 2)), int(round((y0 + y1 - side) / 2))
+            side = int(round(context * max(w, h)))
+            cx0, cy0 = int(round(x + (w - side) / 2)), int(round(y + (h - side) / 2))
             crop = padded[cy0 + pad:cy0 + pad + side, cx0 + pad:cx0 + pad + side]
             for mirrored in (False, True):
-                view = np.ascontiguousarray(crop[:, ::-1]) if mirrored else crop
-                ex0, ex1 = (side - (x1 - cx0), side - (x0 - cx0)) if mirrored else (x0 - cx0, x1 - cx0)
-                found, found_scores, _ = self._candidates(view, 0.05)
-                overlaps = box_iou(np.array([ex0, y0 - cy0, ex1, y1 - cy0]), found) >= 0.3 if len(found) else []
-                scores.append(float(found_scores[overlaps].max()) if np.any(overlaps) else 0.0)
-        return float(np.mean(scores))
+                found, found_scores, found_points = self._candidates(
+                    np.ascontiguousarray(crop[:, ::-1]) if mirrored else crop, 0.05)
+                if mirrored:  # back to the crop as it is: x flipped, the person's right and left swapped
+                    found = np.stack([side - found[:, 2], found[:, 1], side - found[:, 0], found[:, 3]], axis=1)
+                    found_points = found_points[:, MIRRORED_KEYPOINTS] * np.array([-1, 1]) + np.array([side, 0])
+                overlaps = box_iou(np.array([x - cx0, y - cy0, x + w - cx0, y + h - cy0], float), found) >= 0.3
+                if not overlaps.any():
+                    scores.append(0.0)
+                    continue
+                best = np.flatnonzero(overlaps)[np.argmax(found_scores[overlaps])]
+                scores.append(float(found_scores[best]))
+                boxes.append(found[best] + np.array([cx0, cy0, cx0, cy0]))
+                keypoints.append(found_points[best] + np.array([cx0, cy0]))
+        if not boxes:
+            return Face(face.box, 0.0, face.keypoints)
+        return Face(_xywh(np.mean(boxes, axis=0)), float(np.mean(scores)), np.mean(keypoints, axis=0))
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         """Face boxes (N, 4) as x, y, w, h in `gray`'s pixels, largest first."""
@@ -288,16 +300,24 @@ def without_nested(faces: list[Face]) -> list[Face]:
 
 
 @dataclass
-class UnionDetector:
-    """The faces of several detectors in turn, each kept unless a face kept before it covers it (`covered`): the
-    first detector's faces (less a box mostly inside another of its own: one face found twice), then each later
-    one's that add a face (`predict --small-faces`: the default detector, then the verified short-range pyramid)."""
+class SmallFacesDetector:
+    """`predict --small-faces`: the `default` detector's faces, each re-boxed by the `verified` detector's second
+    look (`CnnFaceDetector.second_look`; its score stays the default's), then the faces of `verified` (a
+    permissive tiled pyramid whose faces are verified) that a face kept before does not cover (`covered`). A
+    default box mostly inside another default box (one face found twice) is dropped too."""
 
-    detectors: tuple
+    default: CnnFaceDetector
+    verified: CnnFaceDetector
+
+    def default_faces(self, gray: np.ndarray) -> list[Face]:
+        """The default detector's faces, each with the box and keypoints of its second look where it found one."""
+        faces = self.default.detect_faces(gray)
+        return [Face(seen.box, face.score, seen.keypoints) if seen.score > 0 else face
+                for face, seen in zip(faces, self.verified.second_looks(gray, faces))]
 
     def detect_faces(self, gray: np.ndarray) -> list[Face]:
         """Every face in a grey frame, largest first."""
-        faces = without_nested([f for d in self.detectors for f in d.detect_faces(gray)])
+        faces = without_nested(self.default_faces(gray) + self.verified.detect_faces(gray))
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
@@ -305,10 +325,10 @@ class UnionDetector:
         return np.array([f.box for f in self.detect_faces(gray)], int).reshape(-1, 4)
 
 
-def small_faces_detector(**settings) -> UnionDetector:
-    """`predict --small-faces`: the default CNN detector's faces, then those the verified short-range pyramid
-    (SMALL_FACES, updated with `settings`) adds."""
-    return UnionDetector((CnnFaceDetector(), CnnFaceDetector(**{**SMALL_FACES, **settings})))
+def small_faces_detector(**settings) -> SmallFacesDetector:
+    """`predict --small-faces`: the default CNN detector's faces, re-boxed, then those the verified short-range
+    pyramid (SMALL_FACES, updated with `settings`) adds."""
+    return SmallFacesDetector(CnnFaceDetector(), CnnFaceDetector(**{**SMALL_FACES, **settings}))
 
 
 @functools.lru_cache(maxsize=None)
@@ -358,12 +378,12 @@ class HaarFaceDetector:
 
 DETECTORS = {"cnn": CnnFaceDetector, "haar": HaarFaceDetector}
 # `predict --small-faces` (small_faces_detector): the default detector's faces, then the short-range model's on the
-# whole frame and on tiles of 60%, 40%, 25% and 18% of it (121 network runs) at a permissive 0.4, each verified on
-# crops of 1.5 and 2.5 x its size, as is and mirrored; verify_min_score chosen by benchmarks/detection_benchmark.py on
+# whole frame and on tiles of 60%, 40%, 25% and 18% of it (121 network runs) at a permissive 0.4, each verified and
+# re-boxed on crops of 1.5 and 2.5 x its size, as is and mirrored; verify_min_score chosen by benchmarks/detection_benchmark.py on
 # a set of scenes apart from the one it reports (the candidate thresholds and crop sizes were set in a search on
 # that set too)
 SMALL_FACES = {"model": "short_range", "min_score": 0.4, "tiles": True, "tile_fractions": (0.6, 0.4, 0.25, 0.18),
-               "tile_min_score": 0.4, "verify_contexts": (1.5, 2.5), "verify_min_score": 0.62}
+               "tile_min_score": 0.4, "verify_contexts": (1.5, 2.5), "verify_min_score": 0.56}
 
 
 def make_detector(name: str = "cnn", **settings):
