@@ -1,5 +1,6 @@
 """Face detection: the CNN detector's anchors, decoding and suppression (checked by hand-made outputs), its
 results on real photos, the Haar cascade's size limits, and one label for one face on every path."""
+import json
 import shutil
 
 import cv2
@@ -89,16 +90,14 @@ def test_boxes_follow_the_face_when_the_frame_grows():
 
 
 # the centre of every face in the held-out group photos, marked by hand (x, y in pixels)
-GROUP_FACES = {"group_staircase": [(742, 267), (236, 513), (591, 163), (357, 273), (432, 111)],
-               "group_four": [(379, 244), (640, 230), (790, 211), (180, 319)]}
+GROUP_FACES = {name: centres for name, centres in
+               json.loads((IMAGES / "marked_faces.json").read_text())["held_out"].items() if name.startswith("group")}
 
 
 @pytest.mark.parametrize("name", GROUP_FACES)
 def test_predict_finds_every_face_in_held_out_group_photos(run_cli, name):
-    r = run_cli("predict", str(IMAGES / f"{name}.jpg"), "--json")
+    r = run_cli("predict", str(IMAGES / name), "--json")
     assert r.returncode == 0, r.stderr
-    import json
-
     boxes = [f["box"] for f in json.loads(r.stdout)["faces"]]
     for cx, cy in GROUP_FACES[name]:
         inside = [b for b in boxes if b[0] < cx < b[0] + b[2] and b[1] < cy < b[1] + b[3]]
@@ -211,7 +210,6 @@ def test_tiles_cover_the_frame_and_hold_every_small_face_whole(fraction, per_sid
 def test_small_faces_settings_are_the_ones_the_benchmark_chose():
     """`predict --small-faces` runs the verified short-range pyramid the benchmark measured, at the verification
     threshold it chose (on its second set of scenes)."""
-    import json
 
     bench = json.loads((PROJECT_ROOT / "benchmarks" / "results" / "detection.json").read_text())
     assert SMALL_FACES["verify_min_score"] == bench["chosen_verify_min_score"]
@@ -229,7 +227,7 @@ def test_small_faces_keeps_every_face_the_default_finds_and_one_box_per_face():
     small_faces = small_faces_detector()
     on = lambda box, centre: box[0] <= centre[0] <= box[0] + box[2] and box[1] <= centre[1] <= box[1] + box[3]  # noqa: E731
     for name, centres in GROUP_FACES.items():
-        gray = to_gray(read_image(IMAGES / f"{name}.jpg"))
+        gray = to_gray(read_image(IMAGES / name))
         default = [f.box for f in CnnFaceDetector().detect_faces(gray)]
         found = [f.box for f in small_faces.detect_faces(gray)]
         for centre in centres:
@@ -286,7 +284,6 @@ def test_the_tiled_pass_finds_a_face_too_small_for_one_view_of_the_frame(width):
 
 
 def test_predict_small_faces_finds_a_small_face_the_plain_pass_misses(run_cli, tmp_path):
-    import json
 
     portrait = read_image(IMAGES / "grace_hopper.jpg")
     small = cv2.resize(portrait, (200, 200 * portrait.shape[0] // portrait.shape[1]), interpolation=cv2.INTER_AREA)
