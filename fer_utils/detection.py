@@ -249,7 +249,8 @@ class CnnFaceDetector:
         is and mirrored (outside the frame: reflected), where it has the scale and surroundings the network was
         trained on. Its score becomes the mean of the views' scores (0 for a view that finds no face over its
         box: IoU >= 0.3), and its box and keypoints the mean of the views' (a face found in a tile is often found
-        at the wrong scale, half of it; the views' box is the whole face). Unchanged where no view finds it."""
+        at the wrong scale, half of it; the views' box is the whole face). Where no view finds it: score 0, box
+        and keypoints unchanged."""
         return self.second_looks(gray, [face])[0]
 
     def _second_look(self, padded: np.ndarray, pad: int, face: Face) -> Face:

@@ -103,7 +103,8 @@ def predict_files(inputs: list[str], outputs: list[Path | None], model: str, det
     """Run `predict` over checked inputs and planned outputs (see `plan_outputs`): one line per input on
     stdout, one `error:` (or `warning:`) line per failed input on stderr. The model loads at the first input
     that decodes, so bad inputs and a bad FER_MAX_IMAGE_PIXELS are reported without waiting for it.
-    `small_faces`: photos get `detection.small_faces_detector()` (the default's faces and a verified tiled pyramid's).
+    `small_faces`: photos get `detection.small_faces_detector()` (the default's faces, re-boxed,
+    and a verified tiled pyramid's).
     Returns the exit status: 0, or 1 if some input failed."""
     from .drawing import draw_results
     from .images import ImageError, max_image_pixels, read_image
