@@ -39,7 +39,8 @@ class RunCheckpoint(keras.callbacks.Callback):
     `monitor` beats the best so far, history.csv (all rows, rewritten), backup/latest.weights.h5 (the
     weights and the optimizer's state) and backup/training_metadata.json (the number of finished epochs,
     written last: it is what a resume trusts). At the start of `fit`, a backup is restored and the history is
-    trimmed to the epochs it holds, so a rerun continues from the last finished epoch; at the end of `fit`,
+    trimmed to the epochs it holds, so a rerun continues from the last finished epoch (a backup
+    carried on without its best.keras chooses its best among the epochs still to run); at the end of `fit`,
     backup/ is deleted (a finished run). A full disk raises files.DiskFullError and leaves the previous
     files whole, so the rerun resumes from the last epoch that was saved. The file names are Keras'
     BackupAndRestore's: a run started by it resumes here."""
@@ -83,7 +84,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         if len(self.rows) != len(rows):  # (killed in between): that epoch runs again
             write_rows(self.history_path, self.rows)
         scores = [float(r[self.monitor]) for r in self.rows if not math.isnan(float(r.get(self.monitor) or "nan"))]
-        self.best = max(scores, default=None)
+        # a backup carried on without its best.keras (a long run continued in a later session from the backup and
+        # history alone) picks its best model among the epochs still to run, so that one is always written
+        self.best = max(scores, default=None) if self.best_path.exists() else None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fer_utils.backend import keras
+from fer_utils.checkpoints import read_rows, write_rows
 from fer_utils.data import SAMPLE_PATH, load_fer2013
 from fer_utils.evaluation import classification_metrics, confusion_matrix, format_report
 from fer_utils.models import build_baseline_cnn, build_vgg_bn, load_model
@@ -86,16 +87,32 @@ def tiny_net():
     return build_vgg_bn(widths=(4, 8, 8, 8), depths=(1, 1, 1, 1))
 
 
-def test_training_resumes_after_interruption(tmp_path):
+def interrupted_run(run_dir):
+    """A 3-epoch run on the sample, interrupted after its 2nd epoch; the keyword arguments that resume it."""
     data = load_fer2013(SAMPLE_PATH)
-    kwargs = dict(train_split=data["Training"], val_split=data["PublicTest"], run_dir=tmp_path, epochs=3,
+    kwargs = dict(train_split=data["Training"], val_split=data["PublicTest"], run_dir=run_dir, epochs=3,
                   batch_size=64, verbose=0)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_net, callbacks=[StopAfter(1)], **kwargs)
-    assert read_history(tmp_path / "history.csv")["epoch"] == [0, 1]
+    assert read_history(run_dir / "history.csv")["epoch"] == [0, 1]
+    return kwargs
+
+
+def test_training_resumes_after_interruption(tmp_path):
+    kwargs = interrupted_run(tmp_path)
     model = train(tiny_net, **kwargs)
     history = read_history(tmp_path / "history.csv")
     assert history["epoch"] == [0, 1, 2]  # only the missing epoch ran
+    assert (tmp_path / "best.keras").exists() and model.output_shape == (None, 7)
+
+
+def test_a_run_resumed_from_its_backup_alone_still_writes_a_best_model(tmp_path):
+    kwargs = interrupted_run(tmp_path)
+    (tmp_path / "best.keras").unlink()  # carried on with backup/ and history.csv only,
+    history = tmp_path / "history.csv"  # and epochs already run that scored more than any still to run can
+    write_rows(history, [{**row, "val_accuracy": "1.0"} for row in read_rows(history)])
+    model = train(tiny_net, **kwargs)
+    assert read_history(tmp_path / "history.csv")["epoch"] == [0, 1, 2]
     assert (tmp_path / "best.keras").exists() and model.output_shape == (None, 7)
 
 
