@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
-import io
 import sys
 from pathlib import Path
 
@@ -22,21 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer_utils.data import EMOTIONS, PROJECT_ROOT, SPLITS, DatasetError, resolve_data_path  # noqa: E402
+from fer_utils.ferplus import FERPLUS_COLUMNS, read_csv_rows, votes_in_fer_order  # noqa: E402
 
 DEFAULT_FERPLUS = PROJECT_ROOT.parent / "shared" / "data" / "ferplus" / "fer2013new.csv"
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "fer2013_sample.csv.gz"
 SAMPLE_VOTES = PROJECT_ROOT / "data" / "sample" / "ferplus_sample_votes.csv"
-# FER+ vote columns -> FER-2013 class names (contempt, unknown and NF have no FER-2013 class)
-FERPLUS_TO_FER = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy",
-                  "sadness": "sad", "surprise": "surprise", "neutral": "neutral"}
-FERPLUS_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
-                   "unknown", "NF"]
-
-
-def votes_in_fer_order(rows: list[dict[str, str]]) -> np.ndarray:
-    """The FER+ votes (N, 7) for the 7 FER-2013 emotions, columns in EMOTIONS order."""
-    by_class = {fer: ferplus for ferplus, fer in FERPLUS_TO_FER.items()}
-    return np.array([[int(r[by_class[e]]) for e in EMOTIONS] for r in rows], dtype=np.int64)
 
 
 def agreement(votes: np.ndarray, labels: np.ndarray) -> dict:
@@ -83,14 +71,6 @@ def report(votes: np.ndarray, labels: np.ndarray, usage: np.ndarray) -> dict:
     return {"all": agreement(votes, labels),
             "per_class": {e: agreement(votes[labels == c], labels[labels == c]) for c, e in enumerate(EMOTIONS)},
             "per_split": per_split, "plurality_confusion": plurality_confusion(votes, labels)}
-
-
-def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    """A CSV file (plain or gzipped) as a list of dicts."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
 
 
 def check_aligned(fer_rows: list[dict[str, str]], ferplus_rows: list[dict[str, str]]) -> None:

@@ -1,5 +1,5 @@
-"""The commands that train: `train` (a model and its card, optionally distilled from stored teachers)
-and `teacher` (a trained model's predictions stored as a teacher, `fer_utils.teachers`)."""
+"""The commands that train: `train` (a model and its card, optionally distilled from stored teachers or
+taught with FER+ soft labels) and `teacher` (a trained model's predictions stored as a teacher, `fer_utils.teachers`)."""
 from __future__ import annotations
 
 import json
@@ -77,9 +77,16 @@ def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Pa
                                   ("--ema", args.ema, args.ema is None or 0 < args.ema < 1, "between 0 and 1"),
                                   ("--temperature", args.temperature, args.temperature > 0, "above 0"),
                                   ("--distill-weight", args.distill_weight, 0 <= args.distill_weight <= 1,
+                                   "between 0 and 1"),
+                                  ("--ferplus-weight", args.ferplus_weight, 0 <= args.ferplus_weight <= 1,
                                    "between 0 and 1")):
         if not ok:
             raise ValueError(f"{name} must be {need}, got {value}")
+    if args.distill and args.ferplus:
+        raise ValueError("--distill and --ferplus each set the training targets: give one of them")
+    if args.ferplus and not Path(args.ferplus).is_file():
+        raise ValueError(f"--ferplus {args.ferplus}: no such file; download fer2013new.csv from the microsoft/FERPlus "
+                         f"repository and pass its path")
     if args.init and not Path(args.init).is_file():
         raise ValueError(f"--init {args.init}: no such model file")
     from .teachers import TEACHERS
@@ -104,6 +111,23 @@ def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Pa
         if problem:
             raise ValueError(problem)
     return out, run_dir
+
+
+def training_targets_for(args, data: FER2013):
+    """The Training targets `train` learns from in place of the one-hot labels: the teachers' (--distill),
+    FER+'s (--ferplus), or None (the labels alone)."""
+    if args.distill:
+        return distillation_targets_for(args, data)
+    if args.ferplus:
+        from .ferplus import ferplus_split_votes, ferplus_targets
+
+        if data.source.is_dir():
+            raise ValueError(f"--ferplus: FER+ aligns row by row with the original fer2013.csv, and {data.source.name} "
+                             f"is an image folder; pass the CSV with --data")
+        train_split = data["Training"]
+        votes = ferplus_split_votes(args.ferplus, "Training", n_rows=len(train_split))
+        return ferplus_targets(votes, train_split.labels, weight=args.ferplus_weight)
+    return None
 
 
 def distillation_targets_for(args, data: FER2013):
@@ -143,7 +167,9 @@ def _train(args, created: list[Path]) -> int:
     from .training import best_checkpoint, read_history, save_json, train
 
     data = load_command_data(args)
-    targets = distillation_targets_for(args, data) if args.distill else None
+    targets = training_targets_for(args, data)
+    history_so_far = run_dir / "history.csv"  # an interrupted run resumed: the epochs an earlier process ran
+    epochs_before = len(read_history(history_so_far).get("epoch", [])) if history_so_far.is_file() else 0
     start = time.time()
     try:
         model = train(lambda: build_model(args.arch), data["Training"], data["PublicTest"], run_dir,
@@ -169,13 +195,15 @@ def _train(args, created: list[Path]) -> int:
         "inference": INFERENCE,
         "epochs_planned": args.epochs, "epochs_run": len(history.get("epoch", [])),
         "best_epoch": int(history["epoch"][int(np.argmax(history["val_accuracy"]))]) + 1,
-        "training_minutes_this_process": round(minutes, 1),
+        "epochs_run_before_this_process": epochs_before, "training_minutes_this_process": round(minutes, 1),
         "hyperparameters": {"batch_size": args.batch_size, "peak_lr": args.lr, "seed": args.seed,
                             "optimizer": "AdamW, weight decay 0.05, warm-up + cosine decay",
                             "init_weights": args.init, "warmup_epochs": args.warmup, "ema_momentum": args.ema,
                             "mixup_alpha": args.mixup, "precision": args.precision,
                             **({"distilled_from": args.distill, "temperature": args.temperature,
                                 "distill_weight": args.distill_weight} if args.distill else {}),
+                            **({"ferplus_votes": portable_path(Path(args.ferplus)),
+                                "ferplus_weight": args.ferplus_weight} if args.ferplus else {}),
                             "label_smoothing": 0.1, "augmentation": "flip, rotate 10 deg, zoom 0.9-1.1, "
                             "shift 4 px, random erasing p=0.25"},
         "hardware": _hardware(), "versions": _versions(),
@@ -212,7 +240,8 @@ def cmd_teacher(args) -> int:
     card = {"name": args.name, "inference": INFERENCE, "runtime": type(model).__name__,
             "training": {k: portable_recorded(training_card[k]) if k == "command" and training_card.get(k)
                          else training_card.get(k) for k in ("command", "architecture", "params", "epochs_planned", "epochs_run",
-                                                          "best_epoch", "training_minutes_this_process",
+                                                          "best_epoch", "epochs_run_before_this_process",
+                                                          "training_minutes_this_process",
                                                           "hyperparameters", "hardware", "versions")},
             "predictions_by": portable_command("python -m fer_utils", sys.argv[1:]), "hardware": _hardware()}
     out = save_teacher(args.name, teacher_predictions(model, data), data, card,
@@ -252,6 +281,11 @@ def add_training_commands(sub, data_help: str, skip_help: str) -> None:
                    help="--distill: soften the teachers' probabilities at this temperature (choose on PublicTest)")
     t.add_argument("--distill-weight", type=float, default=0.7,
                    help="--distill: the teachers' share of each target; the true label has the rest")
+    t.add_argument("--ferplus", metavar="PATH/TO/fer2013new.csv",
+                   help="FER+ soft labels: learn from the FER+ vote shares (10 annotators per face) mixed with the "
+                        "original label, instead of the label alone (the data must be the original fer2013.csv)")
+    t.add_argument("--ferplus-weight", type=float, default=0.5,
+                   help="--ferplus: the FER+ votes' share of each target; the original label has the rest")
     t.add_argument("--run-dir", help="checkpoints and history; rerun with the same one to resume (default runs/NAME)")
     t.set_defaults(func=cmd_train)
 

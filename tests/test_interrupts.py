@@ -78,17 +78,17 @@ def test_train_stops_cleanly_and_resumes(tmp_path, signum, status, start):
     assert not temp_files(run_dir) and not (run_dir / ".lock").exists()
     import json
 
-    from fer_utils.models import build_model
-    from fer_utils.training import read_history, train
-    from fer_utils.data import load_fer2013
+    from fer_utils.training import read_history
 
     finished = json.loads((run_dir / "backup" / "training_metadata.json").read_text())["epoch"]
     assert 1 <= finished < 6 and read_history(run_dir / "history.csv")["epoch"] == list(range(finished))
     if signum == signal.SIGTERM:  # the rerun (here in Python: no second TensorFlow start-up) resumes
-        data = load_fer2013(SAMPLE_PATH)
-        train(lambda: build_model("baseline"), data["Training"], data["PublicTest"], run_dir, epochs=6,
-              batch_size=64, verbose=0)
+        from fer_utils import cli
+
+        assert cli.main([str(a) for a in args]) == 0
         assert read_history(run_dir / "history.csv")["epoch"] == list(range(6))
+        card = json.loads((tmp_path / "m.json").read_text())  # the card says the run was resumed
+        assert (card["epochs_run"], card["epochs_run_before_this_process"]) == (6, finished)
 
 
 NO_DISPLAY = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
