@@ -33,6 +33,15 @@ from jupyterhub_class import COURSE_DIR, missing_tools, peak_rss_mb, start_hub  
 NOTEBOOK = "06_live_webcam.ipynb"
 CLIP = ROOT / "data" / "images" / "demo_faces.mp4"
 STATS = ".fer-stats"
+FRAMES_TIMEOUT_S = 300  # for the first 30 annotated frames; a working class takes seconds
+PAGE_STATE_JS = """() => {
+  const stats = document.querySelector('.fer-stats'), error = document.querySelector('.fer-error');
+  const kernel = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const stderr = [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')];
+  return JSON.stringify({stats: stats ? {...stats.dataset} : null, widget_error: error ? error.innerText : null,
+                         kernel: kernel ? kernel.dataset.status : null,
+                         stderr: stderr.slice(-2).map(e => e.innerText.slice(0, 300))});
+}"""
 
 
 def wait_for(page, js: str, timeout_s: float, what: str) -> None:
@@ -41,6 +50,15 @@ def wait_for(page, js: str, timeout_s: float, what: str) -> None:
         page.wait_for_function(js, timeout=timeout_s * 1000, polling=500)
     except Exception as e:  # playwright's TimeoutError, or the page closed
         raise RuntimeError(f"{what}: not within {timeout_s:.0f} s ({type(e).__name__})") from None
+
+
+def page_state(page) -> str:
+    """What a student's notebook page shows (the widget's counters and error, the kernel's status, the last
+    error outputs), for the message of a wait that timed out."""
+    try:
+        return page.evaluate(PAGE_STATE_JS)
+    except Exception as e:  # noqa: BLE001 - the page closed or crashed: say so instead
+        return f"(unreadable: {type(e).__name__})"
 
 
 def open_notebook(browser, hub_url: str, name: str, password: str):
@@ -100,11 +118,17 @@ def run_class(n: int, root: Path, seconds: float) -> list[dict]:
                                         args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={y4m}"])
             names = [f"student{k + 1}" for k in range(n)]
             pages = {name: open_notebook(browser, hub.url, name, hub.password) for name in names}
-            for page in pages.values():
+            console: dict[str, list[str]] = {name: [] for name in names}  # the browser's console, per student
+            for name, page in pages.items():
+                page.on("console", lambda m, log=console[name]: log.append(f"{m.type}: {m.text[:200]}"))
                 run_all_cells(page)
             for name, page in pages.items():
-                wait_for(page, f"Number(document.querySelector('{STATS}')?.dataset.received || 0) >= 30", 300,
-                         f"30 annotated frames for {name}")
+                try:
+                    wait_for(page, f"Number(document.querySelector('{STATS}')?.dataset.received || 0) >= 30",
+                             FRAMES_TIMEOUT_S, f"30 annotated frames for {name}")
+                except RuntimeError as e:  # say what the page showed, so that a rare failure explains itself
+                    raise RuntimeError(f"{e}; the page: {page_state(page)}; its last console lines: "
+                                       f"{console[name][-6:]}") from None
             first, t0 = {name: received(page) for name, page in pages.items()}, time.monotonic()
             time.sleep(seconds)
             last, t1 = {name: received(page) for name, page in pages.items()}, time.monotonic()
