@@ -186,12 +186,25 @@ def tta_views(x, zoom: float = 1.1):
     return [x, x[:, :, ::-1], zoomed, zoomed[:, :, ::-1]]
 
 
-def predict_proba(model, faces, tta: bool = True, batch_size: int = 256):
+def ten_crop_views(x, crop: int = 44):
+    """The classic ten crops of a batch (N, H, W, 1), for a model that sees only its input's central
+    `crop` x `crop` window (`models.build_vgg_bn(crop=...)`): the face shifted so that the window shows its
+    top-left, top-right, bottom-left, bottom-right and central crop, and the mirror image of each. The
+    pixels a shift wraps round land outside the window, so the model never sees them."""
+    h, w = x.shape[1:3]
+    dy, dx = (h - crop) // 2, (w - crop) // 2
+    if crop > min(h, w) or (h - crop) % 2 or (w - crop) % 2:
+        raise ValueError(f"a {crop}-pixel window must fit {h}x{w} faces with an even margin")
+    shifted = [np.roll(x, shift, axis=(1, 2)) for shift in ((dy, dx), (dy, -dx), (-dy, dx), (-dy, -dx), (0, 0))]
+    return shifted + [v[:, :, ::-1] for v in shifted]
+
+
+def predict_proba(model, faces, tta: bool = True, batch_size: int = 256, views=tta_views):
     """Class probabilities (N, 7) for grey faces (N, H, W) or (N, H, W, 1), pixel values 0-255.
 
     Faces are resized to the model's input size. With `tta` (test-time augmentation) the prediction
-    is the mean over `tta_views`: the face, its mirror image, and both zoomed by 10%. The evaluation
-    and the live pipeline both use this one function, so their figures agree.
+    is the mean over `views(batch)`, by default `tta_views`: the face, its mirror image, and both zoomed
+    by 10%. The evaluation and the live pipeline both use this one function, so their figures agree.
     """
 
     x = np.asarray(faces, dtype="float32")
@@ -204,7 +217,7 @@ def predict_proba(model, faces, tta: bool = True, batch_size: int = 256):
     run = model_callable(model)
     out = []
     for i in range(0, len(x), batch_size):
-        views = tta_views(x[i:i + batch_size]) if tta else [x[i:i + batch_size]]
-        p = np.asarray(run(np.concatenate(views)))
-        out.append(p.reshape(len(views), -1, p.shape[-1]).mean(axis=0))
+        batch = views(x[i:i + batch_size]) if tta else [x[i:i + batch_size]]
+        p = np.asarray(run(np.concatenate(batch)))
+        out.append(p.reshape(len(batch), -1, p.shape[-1]).mean(axis=0))
     return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), "float32")

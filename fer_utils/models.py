@@ -44,11 +44,15 @@ def build_baseline_cnn(dense_units: int = 1024, dropout: float = 0.5) -> keras.M
 
 
 def build_vgg_bn(widths: tuple[int, ...] = (32, 64, 128, 256), depths: tuple[int, ...] = (2, 2, 2, 2),
-                 dropout: float = 0.4) -> keras.Model:
+                 dropout: float = 0.4, crop: int | None = None) -> keras.Model:
     """A compact VGG-style net: stages of (3x3 conv, BatchNorm, ReLU) x depth, 2x2 max-pool between
-    stages (48 -> 24 -> 12 -> 6), global average pooling, dropout, softmax."""
+    stages (48 -> 24 -> 12 -> 6), global average pooling, dropout, softmax. With `crop`, the net sees
+    only the central `crop` x `crop` window of its 48x48 input: with the training's random shifts that is a
+    random crop of each face, and at test time `inference.ten_crop_views` moves the classic ten crops into
+    the window. The input stays 48x48, so every inference path takes the model as it is."""
     inputs = keras.Input(INPUT_SHAPE)
-    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.CenterCrop(crop, crop, name="crop")(inputs) if crop else inputs
+    x = layers.Rescaling(1 / 255)(x)
     for stage, (width, depth) in enumerate(zip(widths, depths)):
         if stage:
             x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
@@ -63,7 +67,9 @@ def build_vgg_bn(widths: tuple[int, ...] = (32, 64, 128, 256), depths: tuple[int
     return keras.Model(inputs, outputs, name="vgg_bn")
 
 
-ARCHITECTURES = {"baseline": build_baseline_cnn, "vgg_bn": build_vgg_bn}
+CROPPED_ARCHITECTURES = {"vgg_bn_crop44": 44}  # architecture -> the side of the window its net sees
+ARCHITECTURES = {"baseline": build_baseline_cnn, "vgg_bn": build_vgg_bn,
+                 "vgg_bn_crop44": lambda: build_vgg_bn(crop=CROPPED_ARCHITECTURES["vgg_bn_crop44"])}
 
 
 def build_model(arch: str) -> keras.Model:

@@ -28,11 +28,13 @@ def labels_fingerprint(labels: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(labels, np.int64).tobytes()).hexdigest()[:16]
 
 
-def teacher_predictions(model, data: FER2013, tta: bool = True) -> dict[str, np.ndarray]:
-    """{split: (N, 7) float16 probabilities} for every split in `data`."""
-    from .inference import predict_proba
+def teacher_predictions(model, data: FER2013, views=None) -> dict[str, np.ndarray]:
+    """{split: (N, 7) float16 probabilities} for every split in `data`, the mean over `views` (a function
+    of a batch, as `inference.tta_views`; default: the shipped 4 views)."""
+    from .inference import predict_proba, tta_views
 
-    return {s: predict_proba(model, data[s].images, tta=tta).astype(np.float16) for s in SPLITS if s in data.splits}
+    return {s: predict_proba(model, data[s].images, views=views or tta_views).astype(np.float16)
+            for s in SPLITS if s in data.splits}
 
 
 def save_teacher(name: str, predictions: dict[str, np.ndarray], data: FER2013, card: dict,

@@ -9,7 +9,7 @@ from fer_utils.checkpoints import read_rows, write_rows
 from fer_utils.data import SAMPLE_PATH, load_fer2013
 from fer_utils.evaluation import classification_metrics, confusion_matrix, format_report
 from fer_utils.models import build_baseline_cnn, build_vgg_bn, load_model
-from fer_utils.inference import ModelError, predict_proba, tta_views
+from fer_utils.inference import ModelError, predict_proba, ten_crop_views, tta_views
 from fer_utils.training import class_weights, read_history, train
 
 
@@ -49,6 +49,27 @@ def test_predict_proba_averages_the_test_time_views():
     each = [predict_proba(model, v, tta=False) for v in views]
     assert np.allclose(predict_proba(model, faces, batch_size=2), np.mean(each, axis=0), atol=1e-6)
     assert predict_proba(model, np.zeros((2, 96, 96), "uint8")).shape == (2, 7)  # resized to 48x48
+
+
+def test_a_cropping_model_sees_only_its_window_and_ten_crops_move_each_crop_into_it():
+    model = build_vgg_bn(widths=(4, 4, 4, 4), depths=(1, 1, 1, 1), crop=44)
+    x = np.random.default_rng(2).uniform(0, 255, (3, 48, 48, 1)).astype("float32")
+    border = x.copy()
+    border[:, :2] = border[:, -2:] = 0  # pixels outside the central 44x44 window changed
+    border[:, :, :2] = border[:, :, -2:] = 255
+    assert model.input_shape[1:] == (48, 48, 1)
+    assert np.allclose(predict_proba(model, x, tta=False), predict_proba(model, border, tta=False), atol=1e-6)
+
+    views = ten_crop_views(x)
+    window = [v[:, 2:46, 2:46] for v in views]  # what the model sees of each view
+    crops = [x[:, :44, :44], x[:, :44, 4:], x[:, 4:, :44], x[:, 4:, 4:], x[:, 2:46, 2:46]]
+    assert len(views) == 10 and all(v.shape == x.shape for v in views)
+    for seen, crop, mirrored in zip(window, crops, window[5:]):
+        assert np.array_equal(seen, crop) and np.array_equal(mirrored, crop[:, :, ::-1])
+    each = [predict_proba(model, v, tta=False) for v in views]
+    assert np.allclose(predict_proba(model, x, views=ten_crop_views), np.mean(each, axis=0), atol=1e-6)
+    with pytest.raises(ValueError, match="even margin"):
+        ten_crop_views(x, crop=45)
 
 
 def test_load_model_errors(tmp_path):

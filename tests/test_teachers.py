@@ -143,3 +143,33 @@ def test_bfloat16_training_is_refused_on_a_cpu_without_avx512_only():
     assert precision_problem("mixed_bfloat16", set(), has_gpu=False) is None  # flags unknown (not Linux): allowed
     name, flags = cpu_info()
     assert name and isinstance(flags, set)
+
+
+def test_a_cropping_teacher_keeps_the_test_time_views_that_score_higher_on_publictest(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("tensorflow", reason="training needs TensorFlow (no wheel for this Python)")
+    from fer_utils import cli, teachers
+
+    monkeypatch.setattr(teachers, "TEACHERS", tmp_path / "teachers")
+    out = tmp_path / "crop.keras"
+    assert cli.main(["train", "--data", str(SAMPLE_PATH), "--epochs", "1", "--arch", "vgg_bn_crop44", "--batch-size",
+                     "64", "--out", str(out), "--run-dir", str(tmp_path / "run")]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["input_crop"] == 44
+    capsys.readouterr()
+    assert cli.main(["teacher", "--model", str(out), "--name", "crop", "--data", str(SAMPLE_PATH)]) == 0
+    printed = dict(line.split(": accuracy ") for line in capsys.readouterr().out.splitlines()
+                   if line.startswith("PublicTest with"))
+    four, ten = float(printed["PublicTest with 4 views"]), float(printed["PublicTest with ten crops"])
+    card = json.loads((tmp_path / "teachers" / "crop" / "card.json").read_text())
+    assert card["training"]["input_crop"] == 44
+    chose_ten = "ten crops" in card["inference"].split("(")[0]
+    assert chose_ten == (ten > four)  # a tie keeps the cheaper 4 views
+    # the stored predictions are the chosen views' (compared as probabilities: a 1-epoch model's near-uniform
+    # outputs can change their argmax when stored as float16, so the card's accuracy may differ by a face)
+    from functools import partial
+
+    from fer_utils.inference import load_inference_model, predict_proba, ten_crop_views, tta_views
+    public = load_fer2013(SAMPLE_PATH)["PublicTest"].images
+    views = partial(ten_crop_views, crop=44) if chose_ten else tta_views
+    expected = predict_proba(load_inference_model(out), public, views=views)
+    with np.load(tmp_path / "teachers" / "crop" / "predictions.npz") as stored:
+        np.testing.assert_allclose(stored["PublicTest"].astype(np.float32), expected, atol=2e-3)
