@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .data import FER2013, load_fer2013
+from .data import EMOTIONS, FER2013, load_fer2013
 from .files import DiskFullError, FolderLock, atomic_write, check_writable_folder
 from .results import portable_command, portable_path, portable_recorded
 
@@ -79,7 +79,9 @@ def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Pa
                                   ("--distill-weight", args.distill_weight, 0 <= args.distill_weight <= 1,
                                    "between 0 and 1"),
                                   ("--ferplus-weight", args.ferplus_weight, 0 <= args.ferplus_weight <= 1,
-                                   "between 0 and 1")):
+                                   "between 0 and 1"),
+                                  ("--class-weight-power", args.class_weight_power,
+                                   0 <= args.class_weight_power <= 1, "between 0 and 1")):
         if not ok:
             raise ValueError(f"{name} must be {need}, got {value}")
     if args.distill and args.ferplus:
@@ -164,7 +166,7 @@ def _train(args, created: list[Path]) -> int:
     from .evaluation import evaluate_split
     from .inference import INFERENCE, load_inference_model
     from .models import CROPPED_ARCHITECTURES, build_model, export_fast_model
-    from .training import best_checkpoint, read_history, save_json, train
+    from .training import best_checkpoint, class_weights, read_history, save_json, train
 
     data = load_command_data(args)
     targets = training_targets_for(args, data)
@@ -176,7 +178,7 @@ def _train(args, created: list[Path]) -> int:
                       epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
                       patience=args.patience, verbose=2 if not sys.stdout.isatty() else "auto",
                       init_weights=args.init, warmup_epochs=args.warmup, ema_momentum=args.ema, mixup=args.mixup,
-                      precision=args.precision, targets=targets)
+                      precision=args.precision, targets=targets, class_weight_power=args.class_weight_power)
     except DiskFullError as e:
         raise DiskFullError(e.errno, f"{e}; {run_dir} keeps the last finished epoch, and the same command resumes "
                                      f"from it", e.needed_bytes) from e
@@ -201,6 +203,10 @@ def _train(args, created: list[Path]) -> int:
                             "optimizer": "AdamW, weight decay 0.05, warm-up + cosine decay",
                             "init_weights": args.init, "warmup_epochs": args.warmup, "ema_momentum": args.ema,
                             "mixup_alpha": args.mixup, "precision": args.precision,
+                            **({"class_weight_power": args.class_weight_power,
+                                "class_weights": {EMOTIONS[c]: round(w, 3) for c, w in
+                                                  class_weights(data["Training"].labels, args.class_weight_power).items()}}
+                               if args.class_weight_power else {}),
                             **({"distilled_from": args.distill, "temperature": args.temperature,
                                 "distill_weight": args.distill_weight} if args.distill else {}),
                             **({"ferplus_votes": portable_path(Path(args.ferplus)),
@@ -317,6 +323,9 @@ def add_training_commands(sub, data_help: str, skip_help: str) -> None:
                         "original label, instead of the label alone (the data must be the original fer2013.csv)")
     t.add_argument("--ferplus-weight", type=float, default=0.5,
                    help="--ferplus: the FER+ votes' share of each target; the original label has the rest")
+    t.add_argument("--class-weight-power", type=float, default=0.0, metavar="P",
+                   help="weigh each class's loss by (1/its share of Training)**P, scaled to mean 1, so that rare "
+                        "classes (disgust, fear) count more; 0.5 is a common choice (default 0: off)")
     t.add_argument("--run-dir", help="checkpoints and history; rerun with the same one to resume (default runs/NAME)")
     t.set_defaults(func=cmd_train)
 

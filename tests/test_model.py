@@ -165,6 +165,31 @@ def test_train_and_evaluate_commands(tmp_path, run_cli):
     assert r.returncode == 2 and "error: model file" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_train_weighs_rare_classes_only_when_asked(tmp_path, monkeypatch, capsys):
+    from fer_utils import cli
+    from fer_utils.data import EMOTIONS
+
+    passed = []  # the class weights each `fit` was given
+    real_fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **kw: passed.append(kw.get("class_weight"))
+                        or real_fit(self, *a, **kw))
+    base = ["train", "--data", str(SAMPLE_PATH), "--epochs", "1", "--arch", "baseline", "--batch-size", "64"]
+    assert cli.main([*base, "--out", str(tmp_path / "a.keras"), "--class-weight-power", "1.5"]) == 2
+    assert "--class-weight-power must be between 0 and 1, got 1.5" in capsys.readouterr().err and not passed
+
+    out = tmp_path / "b.keras"
+    assert cli.main([*base, "--out", str(out), "--run-dir", str(tmp_path / "run"), "--class-weight-power", "0.5"]) == 0
+    labels = load_fer2013(SAMPLE_PATH)["Training"].labels
+    assert passed == [pytest.approx(class_weights(labels, 0.5))]
+    hyper = json.loads(out.with_suffix(".json").read_text())["hyperparameters"]
+    assert hyper["class_weight_power"] == 0.5  # and the weights, by class name (the sample's classes are balanced)
+    assert hyper["class_weights"] == {EMOTIONS[c]: pytest.approx(w, abs=1e-3) for c, w in class_weights(labels, 0.5).items()}
+
+    assert cli.main([*base, "--out", str(tmp_path / "c.keras"), "--run-dir", str(tmp_path / "run_c")]) == 0
+    assert passed[-1] is None  # off by default
+    assert "class_weights" not in json.loads((tmp_path / "c.json").read_text())["hyperparameters"]
+
+
 def test_mistakes_feature_maps_and_grad_cam():
     from fer_utils.evaluation import feature_maps, grad_cam, last_conv_layer, most_confident_mistakes
 
