@@ -308,8 +308,8 @@ def add_training_commands(sub, data_help: str, skip_help: str) -> None:
     t.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                    help="blend pairs of training faces and their labels, lambda ~ Beta(ALPHA, ALPHA) (default 0: off)")
     t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
-                   help="mixed_bfloat16: about 1.65x faster where the CPU has AMX (lscpu shows amx_bf16), 1.3x with "
-                        "avx512_bf16; refused without AVX-512 (13x slower there); "
+                   help="mixed_bfloat16: about 1.65x faster where the CPU has AMX (lscpu shows amx_bf16), 1.0-1.6x with "
+                        "avx512_bf16 alone; refused without AVX-512 (13x slower there); "
                         "the saved model is float32 either way")
     t.add_argument("--distill", nargs="+", metavar="TEACHER",
                    help="distillation: learn from these stored teachers' averaged predictions (models/teachers/NAME/) "
