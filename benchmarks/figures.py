@@ -85,6 +85,10 @@ CARD = "models/fer_vgg_bn.json"
 INSTALL = "benchmarks/results/install_size.json"
 EXPERIMENTS = "benchmarks/results/accuracy_experiments.json"
 FERPLUS = "benchmarks/results/ferplus_agreement.json"
+ENSEMBLES = "benchmarks/results/ensemble.json"
+ENSEMBLES_COMMAND = "python benchmarks/ensemble.py --data PATH/TO/fer2013.csv.gz"
+THREE_TEACHERS = "ensemble of seed0_fp32 + seed1_bf16 + seed2_mixup"
+FIVE_TEACHERS = f"{THREE_TEACHERS} + seed5_ferplus + seed6_crop44"
 MIB_TO_GB = 1 / 1024  # install_size.py records MiB; the README's table shows them / 1024 as GB
 
 FIGURES: list[Figure] = [
@@ -131,6 +135,14 @@ FIGURES: list[Figure] = [
     Figure("FER+ agreement on disgust faces (%)", FERPLUS, _scaled(_dig("per_class", "disgust", "agreement"), 100),
            "python benchmarks/ferplus_agreement.py --data PATH/TO/fer2013.csv.gz",
            (Mention("README.md", r"(?P<v>[\d.]+)% of disgust"),)),
+    *[Figure(f"{split} {label}, {name}", ENSEMBLES, _dig("rows", name, split, key), ENSEMBLES_COMMAND,
+             (Mention("README.md", pattern),))
+      for name, split, key, label, pattern in (
+          (FIVE_TEACHERS, "PublicTest", "accuracy", "accuracy", r"PublicTest accuracy\s+measured \((?P<v>[\d.]+),"),
+          (THREE_TEACHERS, "PublicTest", "accuracy", "accuracy", r"against (?P<v>[\d.]+) for\s+three"),
+          (FIVE_TEACHERS, "PrivateTest", "accuracy", "accuracy", r"five networks,\s+PrivateTest (?P<v>[\d.]+)"),
+          (FIVE_TEACHERS, "PrivateTest", "dedup_accuracy", "accuracy without duplicates",
+           r"PrivateTest [\d.]+ \((?P<v>[\d.]+) without\s+duplicates\)"))],
     Figure("live notebook in the browser (annotated frames/s)", "benchmarks/results/live_browser.json",
            _dig("annotated_frames_per_s"), "FER_WRITE_RESULTS=1 python -m pytest tests/test_browser.py -s",
            (Mention("notebooks/06_live_webcam.ipynb", r"(?P<v>[\d.]+) annotated frames/s"),)),
