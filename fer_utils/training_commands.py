@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .data import EMOTIONS, FER2013, load_fer2013
 from .files import DiskFullError, FolderLock, atomic_write, check_writable_folder
 from .results import portable_command, portable_path, portable_recorded
@@ -34,17 +36,17 @@ def _hardware() -> str:
 
 def _versions() -> dict[str, str]:
     import cv2
-    import numpy
     import tensorflow as tf
 
     from .backend import keras
 
     return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "keras_backend": keras.backend.backend(), "numpy": numpy.__version__, "opencv": cv2.__version__}
+            "keras_backend": keras.backend.backend(), "numpy": np.__version__, "opencv": cv2.__version__}
 
 
 PROTOCOL = ("trained on Training only. Chosen on PublicTest: the checkpoint (best validation accuracy), the "
-            "test-time views (benchmarks/tta_choice.py) and, with --ema, whether the weight average ships. Set by "
+            "test-time views (benchmarks/tta_choice.py), with --ema whether the weight average ships, and with --distill "
+            "the temperature (auto). Set by "
             "hand from a 24-epoch feasibility run and the time budget, with no search on PublicTest: the "
             "architecture, optimizer, learning rate, weight decay, label smoothing, augmentation and epoch count. "
             "PrivateTest used only for this report; about 8% of its faces are byte-identical to Training faces "
@@ -62,6 +64,11 @@ def precision_problem(precision: str, cpu_flags: set[str], has_gpu: bool) -> str
             "amx_bf16 or avx512_bf16)")
 
 
+def temperature_arg(text: str) -> float | str:
+    """--temperature: `auto` or a number (argparse reports anything else in one line)."""
+    return text if text == "auto" else float(text)
+
+
 def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Path]:
     """The model file and the run folder of `train`, with every argument checked before any data is read;
     the folders created for them are appended to `created`."""
@@ -75,7 +82,8 @@ def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Pa
                                   ("--patience", args.patience, args.patience is None or args.patience >= 1,
                                    "at least 1"),
                                   ("--ema", args.ema, args.ema is None or 0 < args.ema < 1, "between 0 and 1"),
-                                  ("--temperature", args.temperature, args.temperature > 0, "above 0"),
+                                  ("--temperature", args.temperature,
+                                   args.temperature == "auto" or args.temperature > 0, "above 0 or auto"),
                                   ("--distill-weight", args.distill_weight, 0 <= args.distill_weight <= 1,
                                    "between 0 and 1"),
                                   ("--ferplus-weight", args.ferplus_weight, 0 <= args.ferplus_weight <= 1,
@@ -115,9 +123,9 @@ def _check_train_args(args, created: list[Path] | None = None) -> tuple[Path, Pa
     return out, run_dir
 
 
-def training_targets_for(args, data: FER2013):
+def training_targets_for(args, data: FER2013) -> tuple[np.ndarray | None, dict]:
     """The Training targets `train` learns from in place of the one-hot labels: the teachers' (--distill),
-    FER+'s (--ferplus), or None (the labels alone)."""
+    FER+'s (--ferplus), or None (the labels alone); and what the card records about how they were made."""
     if args.distill:
         return distillation_targets_for(args, data)
     if args.ferplus:
@@ -128,14 +136,16 @@ def training_targets_for(args, data: FER2013):
                              f"is an image folder; pass the CSV with --data")
         train_split = data["Training"]
         votes = ferplus_split_votes(args.ferplus, "Training", n_rows=len(train_split))
-        return ferplus_targets(votes, train_split.labels, weight=args.ferplus_weight)
-    return None
+        return (ferplus_targets(votes, train_split.labels, weight=args.ferplus_weight),
+                {"ferplus_votes": portable_path(Path(args.ferplus)), "ferplus_weight": args.ferplus_weight})
+    return None, {}
 
 
-def distillation_targets_for(args, data: FER2013):
+def distillation_targets_for(args, data: FER2013) -> tuple[np.ndarray, dict]:
     """The Training targets of a distilled run: the named teachers' stored predictions, softened and mixed
-    with the true labels (`fer_utils.distillation`); a ValueError when a teacher was made from other rows."""
-    from .distillation import distillation_targets
+    with the true labels (`fer_utils.distillation`), and the card's record of them; the temperature, when
+    `auto`, chosen on the teachers' PublicTest predictions. A ValueError when a teacher was made from other rows."""
+    from .distillation import calibrated_temperature, distillation_targets
     from .teachers import load_teachers
 
     teachers = load_teachers(data, names=args.distill)
@@ -143,8 +153,21 @@ def distillation_targets_for(args, data: FER2013):
     if stale:
         raise ValueError(f"--distill: the predictions of {', '.join(stale)} were made on other rows than {data.source.name}'s "
                          f"Training split (their fingerprints differ): use the data they were made from")
-    return distillation_targets([teachers[name]["Training"] for name in args.distill], data["Training"].labels,
-                                temperature=args.temperature, weight=args.distill_weight)
+    record = {"distilled_from": args.distill, "temperature": args.temperature, "distill_weight": args.distill_weight}
+    if args.temperature == "auto":
+        missing = [name for name in args.distill if "PublicTest" not in teachers[name]]
+        if missing:
+            raise ValueError(f"--temperature auto chooses on the teachers' PublicTest predictions, and {', '.join(missing)} "
+                             f"has none for {data.source.name}: give a number, e.g. --temperature 1")
+        mean = np.mean([teachers[name]["PublicTest"] for name in args.distill], axis=0)
+        record["temperature"], nll = calibrated_temperature(mean, data["PublicTest"].labels)
+        record["temperature_chosen_on"] = ("PublicTest: the lowest negative log-likelihood of the teachers' mean "
+                                           "(fer_utils.distillation.calibrated_temperature); by temperature: "
+                                           + ", ".join(f"{t:g}: {v:.4f}" for t, v in nll.items()))
+        print(f"--temperature auto: {record['temperature']:g}, chosen on {record['temperature_chosen_on']}")
+    targets = distillation_targets([teachers[name]["Training"] for name in args.distill], data["Training"].labels,
+                                   temperature=record["temperature"], weight=args.distill_weight)
+    return targets, record
 
 
 def cmd_train(args) -> int:
@@ -161,15 +184,13 @@ def cmd_train(args) -> int:
 def _train(args, created: list[Path]) -> int:
     """`train`'s work (see `cmd_train`)."""
     out, run_dir = _check_train_args(args, created)
-    import numpy as np
-
     from .evaluation import evaluate_split
     from .inference import INFERENCE, load_inference_model
     from .models import CROPPED_ARCHITECTURES, build_model, export_fast_model
     from .training import best_checkpoint, class_weights, read_history, save_json, train
 
     data = load_command_data(args)
-    targets = training_targets_for(args, data)
+    targets, targets_record = training_targets_for(args, data)
     history_so_far = run_dir / "history.csv"  # an interrupted run resumed: the epochs an earlier process ran
     epochs_before = len(read_history(history_so_far).get("epoch", [])) if history_so_far.is_file() else 0
     start = time.time()
@@ -207,10 +228,7 @@ def _train(args, created: list[Path]) -> int:
                                 "class_weights": {EMOTIONS[c]: round(w, 3) for c, w in
                                                   class_weights(data["Training"].labels, args.class_weight_power).items()}}
                                if args.class_weight_power else {}),
-                            **({"distilled_from": args.distill, "temperature": args.temperature,
-                                "distill_weight": args.distill_weight} if args.distill else {}),
-                            **({"ferplus_votes": portable_path(Path(args.ferplus)),
-                                "ferplus_weight": args.ferplus_weight} if args.ferplus else {}),
+                            **targets_record,
                             "label_smoothing": 0.1, "augmentation": "flip, rotate 10 deg, zoom 0.9-1.1, "
                             "shift 4 px, random erasing p=0.25"},
         "hardware": _hardware(), "versions": _versions(),
@@ -314,8 +332,9 @@ def add_training_commands(sub, data_help: str, skip_help: str) -> None:
     t.add_argument("--distill", nargs="+", metavar="TEACHER",
                    help="distillation: learn from these stored teachers' averaged predictions (models/teachers/NAME/) "
                         "mixed with the true labels, instead of the labels alone")
-    t.add_argument("--temperature", type=float, default=2.0,
-                   help="--distill: soften the teachers' probabilities at this temperature (choose on PublicTest)")
+    t.add_argument("--temperature", type=temperature_arg, default="auto",
+                   help="--distill: soften the teachers' probabilities at this temperature; auto (default): the one at "
+                        "which their mean on PublicTest has the lowest negative log-likelihood")
     t.add_argument("--distill-weight", type=float, default=0.7,
                    help="--distill: the teachers' share of each target; the true label has the rest")
     t.add_argument("--ferplus", metavar="PATH/TO/fer2013new.csv",

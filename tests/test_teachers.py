@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fer_utils.data import SAMPLE_PATH, load_fer2013
+from fer_utils.distillation import calibrated_temperature
 from fer_utils.teachers import ensemble, labels_fingerprint, load_teachers, save_teacher
 
 
@@ -62,6 +63,19 @@ def test_distillation_targets_mix_the_softened_ensemble_with_the_true_label():
         distillation_targets([p, q[:1]], np.array([1, 6]))
 
 
+def test_the_temperature_chosen_on_validation_undoes_a_known_softening():
+    from fer_utils.distillation import calibrated_temperature, soften
+
+    rng = np.random.default_rng(0)
+    truth = soften(rng.dirichlet(np.full(7, 0.3), 20000), 1.0)  # probabilities the labels are really drawn from
+    labels = np.array([rng.choice(7, p=p / p.sum()) for p in truth.astype(np.float64)])
+    # under-confident teachers (their probabilities at T=2) are sharpened back, over-confident ones softened
+    assert calibrated_temperature(soften(truth, 2.0), labels)[0] == 0.5
+    assert calibrated_temperature(soften(truth, 0.5), labels)[0] == 2.0
+    chosen, nll = calibrated_temperature(truth, labels)
+    assert chosen == 1.0 and nll[1.0] == min(nll.values()) and set(nll) == {0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0}
+
+
 def test_training_batches_carry_the_distillation_targets():
     pytest.importorskip("tensorflow", reason="training needs TensorFlow (no wheel for this Python)")
     from fer_utils.distillation import distillation_targets
@@ -106,6 +120,12 @@ def test_train_distills_from_stored_teachers_and_refuses_unknown_or_stale_ones(t
                      "--temperature", "3", "--distill-weight", "0.5"]) == 0
     hyper = json.loads(out.with_suffix(".json").read_text())["hyperparameters"]
     assert (hyper["distilled_from"], hyper["temperature"], hyper["distill_weight"]) == (["good"], 3.0, 0.5)
+    auto = tmp_path / "auto.keras"  # by default the temperature is chosen on the teachers' PublicTest predictions
+    assert cli.main([*base, "--out", str(auto), "--run-dir", str(tmp_path / "run_auto"), "--distill", "good"]) == 0
+    hyper = json.loads(auto.with_suffix(".json").read_text())["hyperparameters"]
+    public = load_teachers(data, folder=tmp_path / "teachers")["good"]["PublicTest"]
+    assert hyper["temperature"] == calibrated_temperature(public, data["PublicTest"].labels)[0]
+    assert hyper["temperature_chosen_on"].startswith("PublicTest") and "--temperature auto" in capsys.readouterr().out
     # the student's own predictions are stored apart from the teachers: in no ensemble, never a teacher
     assert cli.main(["teacher", "--model", str(out), "--name", "d", "--data", str(SAMPLE_PATH), "--student"]) == 0
     card = json.loads((tmp_path / "students" / "d" / "card.json").read_text())
