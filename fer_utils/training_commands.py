@@ -146,7 +146,7 @@ def distillation_targets_for(args, data: FER2013) -> tuple[np.ndarray, dict]:
     with the true labels (`fer_utils.distillation`), and the card's record of them; the temperature, when
     `auto`, chosen on the teachers' PublicTest predictions. A ValueError when a teacher was made from other rows."""
     from .distillation import calibrated_temperature, distillation_targets
-    from .teachers import load_teachers
+    from .teachers import ensemble, load_teachers
 
     teachers = load_teachers(data, names=args.distill)
     stale = [name for name in args.distill if name not in teachers or "Training" not in teachers[name]]
@@ -159,7 +159,7 @@ def distillation_targets_for(args, data: FER2013) -> tuple[np.ndarray, dict]:
         if missing:
             raise ValueError(f"--temperature auto chooses on the teachers' PublicTest predictions, and {', '.join(missing)} "
                              f"has none for {data.source.name}: give a number, e.g. --temperature 1")
-        mean = np.mean([teachers[name]["PublicTest"] for name in args.distill], axis=0)
+        mean = ensemble([teachers[name]["PublicTest"] for name in args.distill])
         record["temperature"], nll = calibrated_temperature(mean, data["PublicTest"].labels)
         record["temperature_chosen_on"] = ("PublicTest: the lowest negative log-likelihood of the teachers' mean "
                                            "(fer_utils.distillation.calibrated_temperature); by temperature: "
