@@ -89,6 +89,8 @@ ENSEMBLES = "benchmarks/results/ensemble.json"
 ENSEMBLES_COMMAND = "python benchmarks/ensemble.py --data PATH/TO/fer2013.csv.gz"
 THREE_TEACHERS = "ensemble of seed0_fp32 + seed1_bf16 + seed2_mixup"
 FIVE_TEACHERS = f"{THREE_TEACHERS} + seed5_ferplus + seed6_crop44"
+CALIBRATION = "benchmarks/results/calibration.json"
+CALIBRATION_COMMAND = "python benchmarks/calibration.py --data PATH/TO/fer2013.csv.gz"
 MIB_TO_GB = 1 / 1024  # install_size.py records MiB; the README's table shows them / 1024 as GB
 
 FIGURES: list[Figure] = [
@@ -143,6 +145,14 @@ FIGURES: list[Figure] = [
           (FIVE_TEACHERS, "PrivateTest", "accuracy", "accuracy", r"five networks,\s+PrivateTest (?P<v>[\d.]+)"),
           (FIVE_TEACHERS, "PrivateTest", "dedup_accuracy", "accuracy without duplicates",
            r"PrivateTest [\d.]+ \((?P<v>[\d.]+) without\s+duplicates\)"))],
+    *[Figure(f"PublicTest {label}, five teachers' mean", CALIBRATION, get, CALIBRATION_COMMAND, (Mention("README.md", pattern),))
+      for label, get, pattern in (
+          ("accuracy (%)", _scaled(_dig("rows", FIVE_TEACHERS, "accuracy"), 100), r"mean is right on (?P<v>[\d.]+)% of PublicTest"),
+          ("mean top probability", _dig("rows", FIVE_TEACHERS, "mean_top_probability"), r"mean top probability is (?P<v>[\d.]+);"),
+          ("NLL at T=1", _dig("rows", FIVE_TEACHERS, "nll_by_temperature", "1.0"), r"likelihood is (?P<v>[\d.]+) at temperature 1,"),
+          ("NLL at T=2", _dig("rows", FIVE_TEACHERS, "nll_by_temperature", "2.0"), r"at temperature 1, (?P<v>[\d.]+) at 2"),
+          ("NLL at T=0.8", _dig("rows", FIVE_TEACHERS, "nll_by_temperature", "0.8"), r"lowest, (?P<v>[\d.]+), at 0\.8"),
+          ("chosen temperature", _dig("rows", FIVE_TEACHERS, "chosen_temperature"), r"five teachers at temperature (?P<v>[\d.]+)"))],
     Figure("live notebook in the browser (annotated frames/s)", "benchmarks/results/live_browser.json",
            _dig("annotated_frames_per_s"), "FER_WRITE_RESULTS=1 python -m pytest tests/test_browser.py -s",
            (Mention("notebooks/06_live_webcam.ipynb", r"(?P<v>[\d.]+) annotated frames/s"),)),
