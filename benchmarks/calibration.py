@@ -19,7 +19,7 @@ from results_file import write_result  # noqa: E402
 
 from fer_utils.data import load_fer2013  # noqa: E402
 from fer_utils.distillation import calibrated_temperature, soften  # noqa: E402
-from fer_utils.teachers import ensemble, load_teachers  # noqa: E402
+from fer_utils.teachers import growing_ensembles, load_teachers  # noqa: E402
 
 
 def calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
@@ -50,10 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     teachers = load_teachers(data)
     if not teachers:
         raise SystemExit("no teacher in models/teachers/ matches this dataset: run `python -m fer_utils teacher` first")
-    labels, names = data["PublicTest"].labels, list(teachers)
+    labels = data["PublicTest"].labels
     models = {name: p["PublicTest"] for name, p in teachers.items()}
-    for k in range(2, len(names) + 1):
-        models["ensemble of " + " + ".join(names[:k])] = ensemble([teachers[n]["PublicTest"] for n in names[:k]])
+    models |= {name: p["PublicTest"] for name, p in growing_ensembles(teachers, ("PublicTest",)).items()}
     rows = {name: calibration(p, labels) for name, p in models.items()}
     for name, r in rows.items():
         print(f"{name:40} accuracy {r['accuracy']:.4f}, mean top probability {r['mean_top_probability']:.4f}, "

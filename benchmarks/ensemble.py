@@ -23,7 +23,7 @@ from wheel_support import README, replace_block  # noqa: E402
 from fer_utils.data import EMOTIONS, cross_split_duplicates, load_fer2013  # noqa: E402
 from fer_utils.evaluation import classification_metrics  # noqa: E402
 from fer_utils.files import write_text  # noqa: E402
-from fer_utils.teachers import STUDENTS, ensemble, load_teachers  # noqa: E402
+from fer_utils.teachers import STUDENTS, growing_ensembles, load_teachers  # noqa: E402
 
 
 def scores(probs, split, duplicates=None) -> dict:
@@ -65,11 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     dup = cross_split_duplicates(data["Training"].images, data["PrivateTest"].images)
     rows = {name: {"PublicTest": scores(p["PublicTest"], data["PublicTest"]),
                    "PrivateTest": scores(p["PrivateTest"], data["PrivateTest"], dup)} for name, p in teachers.items()}
-    names = list(teachers)
-    for k in range(2, len(names) + 1):  # the first 2, 3, ... teachers: what each added network buys
-        mean = {s: ensemble([teachers[n][s] for n in names[:k]]) for s in ("PublicTest", "PrivateTest")}
-        rows["ensemble of " + " + ".join(names[:k])] = {"PublicTest": scores(mean["PublicTest"], data["PublicTest"]),
-                                                         "PrivateTest": scores(mean["PrivateTest"], data["PrivateTest"], dup)}
+    for name, mean in growing_ensembles(teachers, ("PublicTest", "PrivateTest")).items():
+        rows[name] = {"PublicTest": scores(mean["PublicTest"], data["PublicTest"]),
+                      "PrivateTest": scores(mean["PrivateTest"], data["PrivateTest"], dup)}
     for name, p in load_teachers(data, folder=STUDENTS).items():
         rows[f"student {name}"] = {"PublicTest": scores(p["PublicTest"], data["PublicTest"]),
                                    "PrivateTest": scores(p["PrivateTest"], data["PrivateTest"], dup)}

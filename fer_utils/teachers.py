@@ -75,3 +75,12 @@ def ensemble(predictions: list[np.ndarray]) -> np.ndarray:
     """The mean of several teachers' class probabilities."""
     return np.mean(np.stack(predictions), axis=0)
 
+
+
+def growing_ensembles(teachers: dict[str, dict[str, np.ndarray]],
+                      splits: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
+    """{"ensemble of A + B", ...: {split: probabilities}}: the ensembles of the first 2, 3, ... teachers (in the
+    order given), which show what each added network buys."""
+    names = list(teachers)
+    return {"ensemble of " + " + ".join(names[:k]): {s: ensemble([teachers[n][s] for n in names[:k]]) for s in splits}
+            for k in range(2, len(names) + 1)}
